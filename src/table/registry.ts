@@ -1,0 +1,63 @@
+/**
+ * The sid-level face of the session table, for the BOSH layer: create a session with a fresh
+ * sid, find a session from the sid a request carries, and format a row's sid again when needed.
+ * Nothing here allocates except `sidOf`, which builds the string the client is sent.
+ *
+ *   const sessions = new SessionRegistry({ maxSessions: 1_000_000 })
+ *   const rid = sessions.table.column(Float64Array)      // per-row state lives in columns
+ *   const row = sessions.open()                          // or FULL → answer a BOSH error
+ *   rid[row] = firstRid; reply({ sid: sessions.sidOf(row) })
+ *   ...
+ *   const row = sessions.find(body.sid)                  // every later request
+ *   if (row < 0) → XEP-0124 §17.3 item-not-found (MALFORMED and NOT_FOUND alike)
+ *   sessions.close(row)                                  // terminate, inactivity timeout
+ */
+import { FULL, DUPLICATE, NOT_FOUND, SessionTable, type SessionTableOptions } from './session-table.ts'
+import { SessionIds, formatSid, parseSid, SID_WORDS, type SessionIdsOptions } from './sid.ts'
+
+/** `find`: the string is not a well-formed sid (the caller may answer as for NOT_FOUND). */
+export const MALFORMED = -4
+
+export class SessionRegistry {
+  readonly table: SessionTable
+  private readonly ids: SessionIds
+  private readonly scratch = new Uint32Array(SID_WORDS)
+
+  constructor (options: SessionTableOptions & SessionIdsOptions = {}) {
+    this.table = new SessionTable(options)
+    this.ids = new SessionIds(options)
+  }
+
+  /** Creates a session under a fresh sid; returns its row, or `FULL`. */
+  open (): number {
+    const w = this.scratch
+    for (;;) {
+      this.ids.generate(w)
+      const row = this.table.insert(w[0]!, w[1]!, w[2], w[3])
+      // DUPLICATE needs two equal 64-bit random keys: draw again rather than fail.
+      if (row !== DUPLICATE) return row
+    }
+  }
+
+  /** The sid of a live row (allocates the string). */
+  sidOf (row: number): string {
+    this.table.readRecord(row, this.scratch)
+    return formatSid(this.scratch)
+  }
+
+  /** The row of the session `sid` names, verifier checked; `NOT_FOUND` or `MALFORMED`. */
+  find (sid: unknown): number {
+    const w = this.scratch
+    if (!parseSid(sid, w)) return MALFORMED
+    return this.table.find(w[0]!, w[1]!, w[2]!, w[3]!)
+  }
+
+  /** Ends the session in `row`; false if it was not live. */
+  close (row: number): boolean {
+    return this.table.deleteRow(row)
+  }
+
+  get size (): number { return this.table.size }
+}
+
+export { FULL, NOT_FOUND }

@@ -1,0 +1,106 @@
+/**
+ * BOSH session ids. XEP-0124 §7.5 asks for a sid that is unique and unpredictable, and since it
+ * is the only credential a BOSH request carries until the stream is authenticated (and the only
+ * one afterwards: §14 "hijacking"), we make it 128 random bits from the OS CSPRNG:
+ *
+ *     sid = 32 lowercase hex digits = 4 big-endian 32-bit words
+ *
+ *     "3f9a0c1e 7b22d4a0 | 91c4e8f2 05aa6d13"
+ *      keyHi    keyLo    | ver0     ver1
+ *      `-- table key ---'  `-- verifier --'
+ *
+ * The first 64 bits are the session table's key (./session-table.ts); the last 64 are stored in
+ * the row and compared without early exit by `SessionTable.find`. Guessing a live sid thus takes
+ * both a live 64-bit key (1M sessions: 2^-44 per try) and then its 64-bit verifier (2^-64), and
+ * the timing of the key lookup gives away nothing about the verifier.
+ *
+ * Hex rather than base64url: 32 characters instead of 22, but one canonical spelling per value
+ * (lowercase only), a decoder that is a 128-entry lookup table, and no padding-bit rules to
+ * get wrong. The string is built once per session (the session creation response); parsing,
+ * done on every request, allocates nothing.
+ *
+ * Randomness is drawn `poolSids` sids at a time (default 1024 → one 16 KiB randomFillSync call
+ * per 1024 sessions instead of a crypto call per session); words are zeroed as they are handed
+ * out so the pool never holds an issued sid.
+ */
+import { randomFillSync } from 'node:crypto'
+import { MegaphoneError } from '../errors.ts'
+
+export const SID_WORDS = 4
+export const SID_LENGTH = SID_WORDS * 8
+const DEFAULT_POOL_SIDS = 1024
+
+/** Value of each ASCII code as a hex digit, or -1. Lowercase only: one spelling per sid. */
+const HEX_VALUE = new Int8Array(128).fill(-1)
+for (let d = 0; d < 10; d++) HEX_VALUE[0x30 + d] = d
+for (let d = 0; d < 6; d++) HEX_VALUE[0x61 + d] = 10 + d
+
+const HEX_BYTE: string[] = []
+for (let b = 0; b < 256; b++) HEX_BYTE.push(b.toString(16).padStart(2, '0'))
+
+export interface SessionIdsOptions {
+  /** Sids drawn per call into the CSPRNG. Default 1024. */
+  poolSids?: number
+}
+
+export class SessionIds {
+  private readonly pool: Uint32Array
+  private next: number
+
+  constructor ({ poolSids = DEFAULT_POOL_SIDS }: SessionIdsOptions = {}) {
+    if (!Number.isInteger(poolSids) || poolSids < 1) {
+      throw new MegaphoneError('SESSION_TABLE_OPTIONS', `poolSids must be a positive integer, got ${poolSids}`)
+    }
+    this.pool = new Uint32Array(poolSids * SID_WORDS)
+    this.next = this.pool.length
+  }
+
+  /** Writes a fresh random sid (4 words) into out[0..3]. Allocates nothing. */
+  generate (out: Uint32Array): void {
+    if (this.next === this.pool.length) {
+      randomFillSync(this.pool)
+      this.next = 0
+    }
+    const p = this.pool
+    const n = this.next
+    out[0] = p[n]!
+    out[1] = p[n + 1]!
+    out[2] = p[n + 2]!
+    out[3] = p[n + 3]!
+    p.fill(0, n, n + SID_WORDS)
+    this.next = n + SID_WORDS
+  }
+}
+
+/** The sid string for words[0..3]. */
+export function formatSid (words: Uint32Array): string {
+  let s = ''
+  for (let k = 0; k < SID_WORDS; k++) {
+    const w = words[k]!
+    s += HEX_BYTE[w >>> 24]! + HEX_BYTE[(w >>> 16) & 0xff]! + HEX_BYTE[(w >>> 8) & 0xff]! + HEX_BYTE[w & 0xff]!
+  }
+  return s
+}
+
+/**
+ * Decodes a sid into out[0..3] (keyHi, keyLo, ver0, ver1) and returns true, or returns false,
+ * leaving `out` in an unspecified state, for anything but exactly 32 lowercase hex digits.
+ * Allocates nothing. Takes `unknown` because it sits on the request boundary.
+ */
+export function parseSid (sid: unknown, out: Uint32Array): boolean {
+  if (typeof sid !== 'string' || sid.length !== SID_LENGTH) return false
+  let bad = 0
+  for (let k = 0; k < SID_WORDS; k++) {
+    let w = 0
+    for (let c = k * 8, end = c + 8; c < end; c++) {
+      const code = sid.charCodeAt(c)
+      // code & 0x7f keeps the index in the table; the separate test rejects non-ASCII.
+      const v = HEX_VALUE[code & 0x7f]!
+      bad |= v | (0x7f - code)
+      w = (w << 4) | (v & 0xf)
+    }
+    out[k] = w
+  }
+  // Any -1 digit or any code above 0x7f set the sign bit of `bad`.
+  return bad >= 0
+}
