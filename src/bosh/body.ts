@@ -1,0 +1,410 @@
+/**
+ * Reading a client's `<body/>` wrapper (XEP-0124 §4) into its attributes and its payloads, each
+ * payload being the client's own bytes, made to stand alone so that it can travel in one link
+ * DATA frame (docs/link-protocol.md) and be parsed by the server as one element.
+ *
+ * One pass of a strict scanner (src/xml/scanner.ts) checks well-formedness and finds where each
+ * payload starts and ends; nothing is parsed into objects and serialised again. fast-xml-parser's
+ * validator is not used here: it accepts undefined entities, '<' in attribute values, control
+ * characters, DOCTYPEs, comments and trailing data, and reports no offsets to cut at; see
+ * test/unit/body-malformed.test.ts for the corpus and bench/body.ts for the speed.
+ *
+ * Making a payload stand alone (the only changes made to the client's bytes, all inside the
+ * payload's start tag, right after its name):
+ *  - A payload with no `xmlns` of its own inherits the body's default namespace, httpbind. It
+ *    gets ` xmlns='jabber:client'`: XEP-0206 §3 says stanzas are qualified by jabber:client, and
+ *    treats httpbind-qualified ones as meaning jabber:client (the Note in §3). ejabberd's own
+ *    ejabberd_bosh forwards them into a stream whose default namespace is jabber:client, which
+ *    comes to the same.
+ *  - A payload whose own `xmlns` is httpbind, written out, has that value replaced by jabber:client.
+ *  - A namespace prefix declared on the body and used inside the payload (e.g. `stream:` for
+ *    a `<stream:features/>`-like element, XEP-0206 §3) gets the body's declaration, as written.
+ */
+import { isSpace } from '../xml/chars.ts'
+import { XmlScanner } from '../xml/scanner.ts'
+import { BoshBodyError } from './body-error.ts'
+import type { BoshBodyErrorCode } from './body-error.ts'
+import { BOSH_DEFAULTS } from './options.ts'
+import { NS_HTTPBIND, NS_XBOSH } from './response.ts'
+import { isUtf8 } from 'node:buffer'
+
+export { BoshBodyError } from './body-error.ts'
+export type { BoshBodyErrorCode, BoshBodyCondition } from './body-error.ts'
+
+export const NS_CLIENT = 'jabber:client'
+const NS_XML = 'http://www.w3.org/XML/1998/namespace'
+const NS_XMLNS = 'http://www.w3.org/2000/xmlns/'
+
+/**
+ * The body's attributes, values decoded (references replaced, whitespace normalised as XML 1.0
+ * §3.3.3 says), keyed by name as written: 'rid', 'xml:lang', 'xmlns:stream'. Attributes in the
+ * urn:xmpp:xbosh namespace are keyed 'xmpp:version', 'xmpp:restart' whatever prefix the client
+ * bound it to (XEP-0206 §3); other attributes written with an 'xmpp:' prefix bound elsewhere are
+ * left out so that they cannot pass for those. The record has no prototype.
+ */
+export type BodyAttrs = Record<string, string>
+
+export interface ParsedBody {
+  /** discriminates from BoshBodyError, whose `ok` is false */
+  ok: true
+  attrs: BodyAttrs
+  /** each payload, standalone, in order; empty for an empty body */
+  children: string[]
+}
+
+export interface BodyLimits {
+  /** bytes of UTF-8; XEP-0124 §17.2 policy-violation above it */
+  maxBodyBytes: number
+  /** payloads in one body */
+  maxPayloads: number
+  /** element nesting below the body: a payload is at depth 1 */
+  maxDepth: number
+}
+
+const DEFAULT_LIMITS: BodyLimits = {
+  maxBodyBytes: BOSH_DEFAULTS.maxBodyBytes,
+  maxPayloads: BOSH_DEFAULTS.maxPayloads,
+  maxDepth: BOSH_DEFAULTS.maxDepth
+}
+
+/**
+ * Reads one request body. Returns the error instead of throwing: every malformed input is a
+ * BoshBodyError with a stable code and the condition to answer with.
+ */
+export function parseBody (input: string | Buffer, limits: Partial<BodyLimits> = {}): ParsedBody | BoshBodyError {
+  const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes
+  let src: string
+  if (typeof input === 'string') {
+    // Three UTF-8 bytes per UTF-16 unit at most: only count when it could matter.
+    if (input.length * 3 > maxBodyBytes && Buffer.byteLength(input, 'utf8') > maxBodyBytes) {
+      return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
+    }
+    src = input
+  } else {
+    if (input.length > maxBodyBytes) return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
+    // XEP-0124 §4 requires XML; we only accept it as UTF-8 (RFC 6120 §11.6), and a payload's
+    // bytes must survive decoding unchanged, which only valid UTF-8 does.
+    if (!isUtf8(input)) return new BoshBodyError('body-bad-encoding', 'body is not valid UTF-8')
+    src = input.toString('utf8')
+  }
+  const scanner = new XmlScanner()
+  scanner.reset(src)
+  return new BodyReader(src, scanner, {
+    maxBodyBytes,
+    maxPayloads: limits.maxPayloads ?? DEFAULT_LIMITS.maxPayloads,
+    maxDepth: limits.maxDepth ?? DEFAULT_LIMITS.maxDepth
+  }).read()
+}
+
+/** A decimal attribute value in [0, max], or undefined. XEP-0124 §14.1: rid goes up to 2^53 - 1. */
+export function parseUnsignedInt (value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined || !/^[0-9]{1,16}$/.test(value)) return undefined
+  const n = Number(value)
+  return n <= max ? n : undefined
+}
+
+/** An xs:boolean attribute value ('true', '1', 'false', '0'), or undefined. */
+export function parseBoolean (value: string | undefined): boolean | undefined {
+  if (value === 'true' || value === '1') return true
+  if (value === 'false' || value === '0') return false
+  return undefined
+}
+
+/** XML 1.0 §3.3.3: an attribute value as written, to its value. Input is already checked. */
+export function decodeAttrValue (raw: string): string {
+  if (!/[&\t\n\r]/.test(raw)) return raw
+  return raw
+    .replace(/\r\n|[\t\n\r]/g, ' ')
+    .replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|apos|quot);/g, (_m, ref: string) => {
+      switch (ref) {
+        case 'lt': return '<'
+        case 'gt': return '>'
+        case 'amp': return '&'
+        case 'apos': return "'"
+        case 'quot': return '"'
+        default: return String.fromCodePoint(ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10))
+      }
+    })
+}
+
+interface BodyPrefix {
+  uri: string
+  /** the declaration as the client wrote it on the body: `xmlns:stream='...'` */
+  decl: string
+}
+
+class BodyReader {
+  private readonly attrs: BodyAttrs = Object.create(null) as BodyAttrs
+  private readonly children: string[] = []
+  /** prefixes declared on the body, which payloads may use */
+  private readonly bodyPrefixes = new Map<string, BodyPrefix>()
+
+  // The payload being read.
+  private childStart = 0
+  private childNameEnd = 0
+  private childHasXmlns = false
+  /** where the payload's own xmlns='httpbind' value is, to replace; -1 if it has none */
+  private childHttpbindStart = -1
+  private childHttpbindEnd = -1
+  /** body prefixes the payload uses without declaring them itself */
+  private childNeeds: string[] = []
+  /** prefixes declared inside the payload: prefix to a stack of URIs, innermost last */
+  private scope: Map<string, string[]> | null = null
+  /** names of the open elements of the payload, and the prefixes each one declared */
+  private readonly open: string[] = []
+  private readonly declared: (string[] | null)[] = []
+  /** set when a step fails for a reason of ours rather than the scanner's */
+  private failure: BoshBodyError | null = null
+
+  constructor (private readonly s: string, private readonly sc: XmlScanner, private readonly limits: BodyLimits) {}
+
+  private error (code: BoshBodyErrorCode, message: string, at: number): BoshBodyError {
+    return new BoshBodyError(code, `${message} (at ${at})`, at)
+  }
+
+  private scanError (): BoshBodyError {
+    return this.error('body-not-well-formed', this.sc.reason, this.sc.at)
+  }
+
+  read (): ParsedBody | BoshBodyError {
+    const { s, sc } = this
+    let i = s.charCodeAt(0) === 0xfeff ? 1 : 0 // XML 1.0 §4.3.3: a byte order mark may precede
+    if (s.startsWith('<?xml', i) && isSpace(s.charCodeAt(i + 5))) {
+      i = sc.xmlDecl(i)
+      if (i < 0) return this.error(sc.reason.includes('encoding') ? 'body-bad-encoding' : 'body-not-well-formed', sc.reason, sc.at)
+    }
+    i = sc.skipSpace(i)
+    if (i >= s.length) return this.error('body-not-well-formed', 'no root element', i)
+    const restricted = this.restricted(i)
+    if (restricted !== null) return restricted
+    if (s.charCodeAt(i) !== 0x3c) return this.error('body-not-well-formed', 'character data before the root element', i)
+    const rootStart = i
+    i = sc.startTag(i)
+    if (i < 0) return this.scanError()
+    if (sc.nameEnd - rootStart - 1 !== 4 || !s.startsWith('body', rootStart + 1)) {
+      return this.error('body-not-httpbind', 'root element is not <body/>', rootStart) // XEP-0124 §4
+    }
+    const bad = this.readBodyAttrs(rootStart)
+    if (bad !== null) return bad
+    if (!sc.selfClosing) {
+      i = this.readPayloads(i)
+      if (i < 0) return this.failure ?? this.scanError()
+    }
+    // XML 1.0 §2.1 [1]: one root element. What may follow it (comments, PIs) is refused anyway.
+    i = sc.skipSpace(i)
+    if (i < s.length) return this.error('body-not-well-formed', 'data after </body>', i)
+    return { ok: true, attrs: this.attrs, children: this.children }
+  }
+
+  /** Markup XEP-0124 §4 and RFC 6120 §11.1 forbid: comments, processing instructions, DTDs. */
+  private restricted (i: number): BoshBodyError | null {
+    const s = this.s
+    if (s.startsWith('<!--', i)) return this.error('body-restricted-xml', 'comment', i)
+    if (s.startsWith('<?', i)) return this.error('body-restricted-xml', 'processing instruction', i)
+    if (s.startsWith('<!DOCTYPE', i)) return this.error('body-restricted-xml', 'document type declaration', i)
+    return null
+  }
+
+  private readBodyAttrs (rootStart: number): BoshBodyError | null {
+    const { s, sc, attrs } = this
+    let defaultNs: string | undefined
+    for (let k = 0; k < sc.attrCount; k++) {
+      const name = sc.attrName[k]!
+      const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      if (name === 'xmlns') defaultNs = value
+      else if (name.startsWith('xmlns:')) {
+        const prefix = name.slice(6)
+        const bad = this.checkDeclaration(prefix, value, sc.attrStart[k]!)
+        if (bad !== null) return bad
+        this.bodyPrefixes.set(prefix, { uri: value, decl: s.slice(sc.attrStart[k], sc.attrValueEnd[k]! + 1) })
+      }
+      if (sc.attrColon[k]! < 0 || name.startsWith('xmlns:')) attrs[name] = value
+    }
+    // XEP-0124 §4: the wrapper is qualified by the httpbind namespace.
+    if (defaultNs !== NS_HTTPBIND) return this.error('body-not-httpbind', `<body/> not in the ${NS_HTTPBIND} namespace`, rootStart)
+    const expanded = new Set<string>()
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const name = sc.attrName[k]!
+      if (colon < 0 || name.startsWith('xmlns:')) continue
+      const prefix = s.slice(sc.attrStart[k], colon)
+      const local = s.slice(colon + 1, sc.attrStart[k]! + name.length)
+      const uri = prefix === 'xml' ? NS_XML : this.bodyPrefixes.get(prefix)?.uri
+      if (uri === undefined) return this.error('body-not-well-formed', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
+      if (expanded.has(`${uri} ${local}`)) return this.error('body-not-well-formed', `duplicate attribute {${uri}}${local}`, sc.attrStart[k]!)
+      expanded.add(`${uri} ${local}`)
+      const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      if (uri === NS_XBOSH) attrs[`xmpp:${local}`] = value
+      else if (prefix !== 'xmpp') attrs[name] = value
+    }
+    return null
+  }
+
+  /** Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names, NSC: No Prefix Undeclaring. */
+  private checkDeclaration (prefix: string, uri: string, at: number): BoshBodyError | null {
+    if (uri === '') return this.error('body-not-well-formed', `empty namespace for prefix ${prefix}`, at)
+    if (prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
+      return this.error('body-not-well-formed', `reserved prefix or namespace in xmlns:${prefix}`, at)
+    }
+    return null
+  }
+
+  private fail (code: BoshBodyErrorCode, message: string, at: number): -1 {
+    this.failure = this.error(code, message, at)
+    return -1
+  }
+
+  /** The body's content, from after its start tag to after its end tag. */
+  private readPayloads (i: number): number {
+    const { s, sc, limits } = this
+    const n = s.length
+    let depth = 0
+    for (;;) {
+      i = sc.text(i)
+      if (i < 0) return -1
+      // XEP-0124 §4: the wrapper MUST NOT contain character data; whitespace between payloads
+      // is not kept.
+      if (depth === 0 && sc.nonSpace) return this.fail('body-char-data', 'character data in <body/>', i)
+      if (i >= n) return this.fail('body-not-well-formed', 'document ends inside <body/>', i)
+      const next = s.charCodeAt(i + 1)
+      if (next === 0x2f /* / */) {
+        if (depth === 0) return sc.endTag(i, 'body')
+        i = sc.endTag(i, this.open[depth - 1]!)
+        if (i < 0) return -1
+        this.endElement(depth--, i)
+      } else if (next === 0x21 /* ! */) {
+        if (!s.startsWith('<![CDATA[', i)) {
+          const r = this.restricted(i)
+          this.failure = r ?? this.error('body-not-well-formed', "'<!' that is not a CDATA section", i)
+          return -1
+        }
+        // RFC 6120 §11.1 does not forbid CDATA sections, so they pass inside payloads, as written.
+        if (depth === 0) return this.fail('body-char-data', 'CDATA section in <body/>', i)
+        i = sc.cdata(i)
+        if (i < 0) return -1
+      } else if (next === 0x3f /* ? */) {
+        return this.fail('body-restricted-xml', 'processing instruction', i)
+      } else {
+        const tagStart = i
+        i = sc.startTag(i)
+        if (i < 0) return -1
+        if (++depth > limits.maxDepth) return this.fail('body-too-deep', `elements nested deeper than ${limits.maxDepth}`, tagStart)
+        if (depth === 1) {
+          if (this.children.length >= limits.maxPayloads) return this.fail('body-too-many-payloads', `more than ${limits.maxPayloads} payloads`, tagStart)
+          this.startPayload(tagStart)
+        }
+        if (!this.startElement(depth, tagStart)) return -1
+        if (sc.selfClosing) this.endElement(depth--, i)
+        else this.open[depth - 1] = s.slice(tagStart + 1, sc.nameEnd)
+      }
+    }
+  }
+
+  private startPayload (start: number): void {
+    this.childStart = start
+    this.childNameEnd = this.sc.nameEnd
+    this.childHasXmlns = false
+    this.childHttpbindStart = -1
+    this.childNeeds = []
+    this.scope = null
+  }
+
+  /** The namespace bookkeeping of one start tag inside a payload; false on an error. */
+  private startElement (depth: number, tagStart: number): boolean {
+    const { s, sc } = this
+    let decls: string[] | null = null
+    let prefixed = 0
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      if (colon < 0) {
+        if (depth === 1 && sc.attrName[k] === 'xmlns') {
+          this.childHasXmlns = true
+          const start = sc.attrValueStart[k]!
+          const end = sc.attrValueEnd[k]!
+          if (decodeAttrValue(s.slice(start, end)) === NS_HTTPBIND) {
+            this.childHttpbindStart = start
+            this.childHttpbindEnd = end
+          }
+        }
+        continue
+      }
+      const start = sc.attrStart[k]!
+      if (colon - start !== 5 || !s.startsWith('xmlns', start)) {
+        prefixed++
+        continue
+      }
+      const prefix = sc.attrName[k]!.slice(6)
+      const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      const bad = this.checkDeclaration(prefix, uri, sc.attrStart[k]!)
+      if (bad !== null) {
+        this.failure = bad
+        return false
+      }
+      this.scope ??= new Map()
+      const stack = this.scope.get(prefix)
+      if (stack === undefined) this.scope.set(prefix, [uri])
+      else stack.push(uri)
+      ;(decls ??= []).push(prefix)
+    }
+    this.declared[depth] = decls
+    if (sc.nameColon >= 0) {
+      const prefix = s.slice(tagStart + 1, sc.nameColon)
+      if (prefix === 'xmlns') {
+        this.fail('body-not-well-formed', 'element with the xmlns prefix', tagStart) // Namespaces in XML §3
+        return false
+      }
+      if (this.resolve(prefix, tagStart) === undefined) return false
+    }
+    if (prefixed === 0) return true
+    // Namespaces in XML §6.3: no two attributes with the same expanded name.
+    const expanded = prefixed > 1 ? new Set<string>() : null
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const start = sc.attrStart[k]!
+      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
+      const uri = this.resolve(s.slice(start, colon), start)
+      if (uri === undefined) return false
+      if (expanded !== null) {
+        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
+        if (expanded.has(key)) {
+          this.fail('body-not-well-formed', `duplicate attribute ${sc.attrName[k]!}`, start)
+          return false
+        }
+        expanded.add(key)
+      }
+    }
+    return true
+  }
+
+  /** A prefix's namespace inside the payload, noting body prefixes the payload needs. */
+  private resolve (prefix: string, at: number): string | undefined {
+    if (prefix === 'xml') return NS_XML
+    const stack = this.scope?.get(prefix)
+    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
+    const fromBody = this.bodyPrefixes.get(prefix)
+    if (fromBody === undefined) {
+      this.fail('body-not-well-formed', `undeclared prefix ${prefix}`, at) // Namespaces in XML §5 NSC: Prefix Declared
+      return undefined
+    }
+    if (!this.childNeeds.includes(prefix)) this.childNeeds.push(prefix)
+    return fromBody.uri
+  }
+
+  private endElement (depth: number, end: number): void {
+    const decls = this.declared[depth]
+    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
+    if (depth === 1) this.children.push(this.payload(end))
+  }
+
+  /** The payload from childStart to `end`, with its start tag made to stand alone. */
+  private payload (end: number): string {
+    const s = this.s
+    let splice = this.childHasXmlns ? '' : ` xmlns='${NS_CLIENT}'`
+    for (const p of this.childNeeds) splice += ' ' + this.bodyPrefixes.get(p)!.decl
+    const at = this.childNameEnd
+    if (this.childHttpbindStart >= 0) {
+      return s.slice(this.childStart, at) + splice + s.slice(at, this.childHttpbindStart) + NS_CLIENT + s.slice(this.childHttpbindEnd, end)
+    }
+    return splice === '' ? s.slice(this.childStart, end) : s.slice(this.childStart, at) + splice + s.slice(at, end)
+  }
+}
