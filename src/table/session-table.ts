@@ -11,7 +11,7 @@
  *   +-------+---|---+---|---+-------+---|---+-------+      1   [keyHi keyLo ver0 ver1]  <--+
  *               |       +---------------|-----------------> 2   [.....free..........]     |
  *               +-----------------------|-------------------------------------------------+
- *                                       +-----------------> ...  generation[], live[],
+ *                                       +-----------------> ...  state[] (generation, live),
  *                                                                columns owned by BOSH/WS
  *
  * - A *slot* is one 32-bit word: 0 when empty, else `(tag << rowBits) | (row + 1)`. The tag is
@@ -35,7 +35,7 @@
  * - 4-word row record: key (2 words) plus the 64-bit verifier, 16 bytes, a quarter of a cache
  *   line and aligned to it, so verifying a hit touches no second line.
  * - rowBits ≤ 26: leaves a tag of ≥ 6 bits and keeps `generation * 2^rowBits + row + 1` (the
- *   connection id) below 2^53 for ≥ 2^27 generations per row.
+ *   connection id) below 2^53 for ≥ 2^26 generations per row.
  *
  * Invariants (checked by test/unit/table.test.ts against a Map model):
  * 1. No two occupied slots hold the same key; `size` = occupied slots = live rows.
@@ -44,7 +44,8 @@
  *    entries of the run back (Knuth 6.4 Algorithm R), so there are no tombstones and a lookup
  *    never probes further than the longest run.
  * 3. `size <= capacity < slotCount`, hence at least one slot is empty and every probe loop ends.
- * 4. A row is live iff exactly one slot names it; `generation[row]` changes on every release.
+ * 4. A row is live iff exactly one slot names it iff bit 0 of `state[row]` is set; the bits above
+ *    are its generation, which changes on every release.
  *
  * Keys are the first 64 random bits of a sid (./sid.ts), which the edge generates itself, so
  * nobody can choose keys that collide; the hash still mixes both halves so the table stays sound
@@ -118,8 +119,8 @@ export class SessionTable {
 
   private readonly slots: Uint32Array
   private readonly records: Uint32Array
-  private readonly generations: Uint32Array
-  private readonly live: Uint8Array
+  /** Per row: bit 0 live, bits 1..31 generation. One array, so insert/delete touch one line. */
+  private readonly state: Uint32Array
   private readonly freeRing: Int32Array
   private freeHead = 0
   private freeCount: number
@@ -147,12 +148,11 @@ export class SessionTable {
     this.rowSpan = 2 ** this.rowBits
     this.rowMask = this.rowSpan - 1
     this.tagMask = 2 ** (32 - this.rowBits) - 1
-    this.maxGeneration = Math.min(2 ** 32 - 1, 2 ** (53 - this.rowBits) - 1)
+    this.maxGeneration = Math.min(2 ** 31 - 1, 2 ** (53 - this.rowBits) - 1)
 
     this.slots = new Uint32Array(this.slotCount)
     this.records = new Uint32Array(maxSessions * RECORD_WORDS)
-    this.generations = new Uint32Array(maxSessions)
-    this.live = new Uint8Array(maxSessions)
+    this.state = new Uint32Array(maxSessions)
     this.freeRing = new Int32Array(maxSessions)
     for (let r = 0; r < maxSessions; r++) this.freeRing[r] = r
     this.freeCount = maxSessions
@@ -211,7 +211,7 @@ export class SessionTable {
     records[b + 1] = lo
     records[b + 2] = ver0
     records[b + 3] = ver1
-    this.live[row] = 1
+    this.state[row]! |= 1
     slots[i] = (tag << rowBits) | (row + 1)
     this.count++
     if (probes > this.longestProbe) this.longestProbe = probes
@@ -258,36 +258,66 @@ export class SessionTable {
 
   /** Removes a key; returns the row it had (now free), or `NOT_FOUND`. */
   delete (keyHi: number, keyLo: number): number {
-    const row = this.lookup(keyHi, keyLo)
-    if (row < 0) return NOT_FOUND
-    this.deleteRow(row)
-    return row
+    const hi = keyHi >>> 0
+    const lo = keyLo >>> 0
+    const slots = this.slots
+    const records = this.records
+    const rowBits = this.rowBits
+    const rowMask = this.rowMask
+    const mask = this.slotMask
+    const h = hashKey(hi, lo)
+    const tag = h & this.tagMask
+    let i = h >>> this.slotShift
+    for (;;) {
+      const w = slots[i]!
+      if (w === 0) return NOT_FOUND
+      if (w >>> rowBits === tag) {
+        const row = (w & rowMask) - 1
+        const b = row * RECORD_WORDS
+        if (records[b] === hi && records[b + 1] === lo) {
+          this.removeSlot(i)
+          this.releaseRow(row)
+          return row
+        }
+      }
+      i = (i + 1) & mask
+    }
   }
 
   /**
    * Removes the session in `row` (the usual path: timers and connection ids name rows).
-   * Returns false if the row was not live. Bumps the row's generation so its old connection id
-   * stops resolving; a row whose generation would pass `maxGeneration` is retired rather than
-   * reused, keeping connection ids unique for the table's lifetime (one row in 2^32 uses).
+   * Returns false if the row was not live.
    */
   deleteRow (row: number): boolean {
-    if (!(row >= 0 && row < this.capacity) || this.live[row] === 0) return false
+    if (!this.isLive(row)) return false
     const slots = this.slots
     const mask = this.slotMask
     const rowMask = this.rowMask
     const b = row * RECORD_WORDS
     let i = hashKey(this.records[b]!, this.records[b + 1]!) >>> this.slotShift
     while ((slots[i]! & rowMask) - 1 !== row) i = (i + 1) & mask
+    this.removeSlot(i)
+    this.releaseRow(row)
+    return true
+  }
 
-    // Backward shift: walk the rest of the run; an entry may fill the hole unless its home
-    // lies cyclically in (hole, j], in which case moving it would put it before its home.
+  /**
+   * Empties slot i by backward shift: walk the rest of the run; an entry may fill the hole
+   * unless its home lies cyclically in (hole, j], where moving it would put it before its home.
+   */
+  private removeSlot (i: number): void {
+    const slots = this.slots
+    const records = this.records
+    const mask = this.slotMask
+    const rowMask = this.rowMask
+    const shift = this.slotShift
     let hole = i
     let j = (i + 1) & mask
     for (;;) {
       const w = slots[j]!
       if (w === 0) break
       const rb = ((w & rowMask) - 1) * RECORD_WORDS
-      const home = hashKey(this.records[rb]!, this.records[rb + 1]!) >>> this.slotShift
+      const home = hashKey(records[rb]!, records[rb + 1]!) >>> shift
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots[hole] = w
         hole = j
@@ -295,26 +325,38 @@ export class SessionTable {
       j = (j + 1) & mask
     }
     slots[hole] = 0
+  }
 
-    this.records.fill(0, b, b + RECORD_WORDS)
-    this.live[row] = 0
+  /**
+   * Returns a row to the free ring and bumps its generation so its old connection id stops
+   * resolving. A row whose generation would pass `maxGeneration` is retired instead of reused,
+   * keeping connection ids unique for the table's lifetime (it takes 2^31 uses of one row).
+   */
+  private releaseRow (row: number): void {
+    const b = row * RECORD_WORDS
+    const records = this.records
+    // Wipe the sid bits: a freed row keeps no credential.
+    records[b] = 0
+    records[b + 1] = 0
+    records[b + 2] = 0
+    records[b + 3] = 0
     this.count--
-    const gen = this.generations[row]!
-    if (gen === this.maxGeneration) {
+    const state = this.state[row]!
+    if (state >>> 1 === this.maxGeneration) {
+      this.state[row] = state - 1 // not live, generation kept: its ids stay dead
       this.retired++
-      return true
+      return
     }
-    this.generations[row] = gen + 1
+    this.state[row] = state + 1 // clears the live bit and carries into the generation
     let tail = this.freeHead + this.freeCount
     if (tail >= this.capacity) tail -= this.capacity
     this.freeRing[tail] = row
     this.freeCount++
-    return true
   }
 
   /** Whether `row` holds a session. */
   isLive (row: number): boolean {
-    return row >= 0 && row < this.capacity && this.live[row] === 1
+    return row >= 0 && row < this.capacity && (this.state[row]! & 1) === 1
   }
 
   /** The key halves of a live row (unsigned 32-bit). */
@@ -337,7 +379,7 @@ export class SessionTable {
    */
   connectionId (row: number): number {
     if (!this.isLive(row)) return 0
-    return this.generations[row]! * this.rowSpan + row + 1
+    return (this.state[row]! >>> 1) * this.rowSpan + row + 1
   }
 
   /** The live row a connection id names, or `NOT_FOUND` (unknown, stale or malformed id). */
@@ -345,8 +387,9 @@ export class SessionTable {
     if (!Number.isSafeInteger(id) || id < 1) return NOT_FOUND
     const x = id - 1
     const row = x % this.rowSpan
-    if (row >= this.capacity || this.live[row] === 0) return NOT_FOUND
-    return (x - row) / this.rowSpan === this.generations[row] ? row : NOT_FOUND
+    if (row >= this.capacity) return NOT_FOUND
+    const state = this.state[row]!
+    return (state & 1) === 1 && (x - row) / this.rowSpan === state >>> 1 ? row : NOT_FOUND
   }
 
   /**
@@ -359,16 +402,16 @@ export class SessionTable {
 
   /** Calls `fn` for each live row in row order. `fn` may delete the row it is given. */
   forEachRow (fn: (row: number) => void): void {
-    const live = this.live
+    const state = this.state
     for (let r = 0; r < this.capacity; r++) {
-      if (live[r] === 1) fn(r)
+      if ((state[r]! & 1) === 1) fn(r)
     }
   }
 
   /** Deletes every session (shutdown, link loss); generations keep counting. */
   clear (): void {
     for (let r = 0; r < this.capacity; r++) {
-      if (this.live[r] === 1) this.deleteRow(r)
+      if ((this.state[r]! & 1) === 1) this.deleteRow(r)
     }
   }
 
@@ -401,7 +444,7 @@ export class SessionTable {
 
   /** Bytes of typed-array memory the table holds (all outside the JS heap). */
   get externalBytes (): number {
-    return this.slots.byteLength + this.records.byteLength + this.generations.byteLength +
-      this.live.byteLength + this.freeRing.byteLength
+    return this.slots.byteLength + this.records.byteLength + this.state.byteLength +
+      this.freeRing.byteLength
   }
 }

@@ -35,8 +35,10 @@ const HEX_VALUE = new Int8Array(128).fill(-1)
 for (let d = 0; d < 10; d++) HEX_VALUE[0x30 + d] = d
 for (let d = 0; d < 6; d++) HEX_VALUE[0x61 + d] = 10 + d
 
-const HEX_BYTE: string[] = []
-for (let b = 0; b < 256; b++) HEX_BYTE.push(b.toString(16).padStart(2, '0'))
+const HEX_DIGIT = new Uint8Array(16)
+for (let d = 0; d < 16; d++) HEX_DIGIT[d] = d.toString(16).charCodeAt(0)
+/** Scratch for formatSid: decoding latin1 from a buffer gives one flat string, not a rope. */
+const FORMAT_BUFFER = Buffer.alloc(SID_LENGTH)
 
 export interface SessionIdsOptions {
   /** Sids drawn per call into the CSPRNG. Default 1024. */
@@ -72,14 +74,14 @@ export class SessionIds {
   }
 }
 
-/** The sid string for words[0..3]. */
+/** The sid string for words[0..3]: one flat 32-byte string (built once per session). */
 export function formatSid (words: Uint32Array): string {
-  let s = ''
+  const buf = FORMAT_BUFFER
   for (let k = 0; k < SID_WORDS; k++) {
     const w = words[k]!
-    s += HEX_BYTE[w >>> 24]! + HEX_BYTE[(w >>> 16) & 0xff]! + HEX_BYTE[(w >>> 8) & 0xff]! + HEX_BYTE[w & 0xff]!
+    for (let d = 0; d < 8; d++) buf[k * 8 + d] = HEX_DIGIT[(w >>> (28 - 4 * d)) & 0xf]!
   }
-  return s
+  return buf.toString('latin1', 0, SID_LENGTH)
 }
 
 /**
