@@ -1,0 +1,209 @@
+/**
+ * The BOSH connection manager: finds the session a request belongs to (the session table),
+ * creates sessions (XEP-0124 §7), routes link events to them, and keeps their deadlines on one
+ * timer wheel. HTTP is not its business: the route hands it a parsed body and a `Responder`.
+ */
+import { legacyStatus, type TerminalCondition } from './conditions.ts'
+import { BOSH_DEFAULTS, type BoshOptions } from './options.ts'
+import { readCreation, readRequest, type Attrs } from './request.ts'
+import { terminateResponse } from './response.ts'
+import { BoshSession, type Responder, type SessionHost } from './session.ts'
+import { SessionRegistry, FULL } from '../table/index.ts'
+import type { Backend } from '../backend/backend.ts'
+import { isMegaphoneError } from '../errors.ts'
+
+/** The deadlines the manager needs: one timer wheel, timers named by integers. */
+export interface Deadlines {
+  schedule (id: number, at: number): void
+  cancel (id: number): void
+}
+
+/** Counters read by metrics; plain numbers so the hot path stays cheap. */
+export interface BoshStats {
+  sessionsOpened: number
+  sessionsEnded: Record<string, number>
+  requests: Record<string, number>
+}
+
+// Two deadlines per session, named row * 2 + kind so that no timer needs an object.
+const WAIT = 0
+const INACTIVITY = 1
+
+const XML = 'text/xml; charset=utf-8'
+
+export interface ClientAddress { ip: string, port: number }
+
+export class BoshManager implements SessionHost {
+  readonly options: BoshOptions
+  readonly registry: SessionRegistry
+  /** sessions by table row */
+  private readonly sessions: (BoshSession | undefined)[] = []
+  private deadlines: Deadlines
+  readonly stats: BoshStats = { sessionsOpened: 0, sessionsEnded: {}, requests: {} }
+  private accepting = true
+
+  constructor (
+    private readonly backend: Backend,
+    options: Partial<BoshOptions> & { maxSessions?: number } = {},
+    deadlines: Deadlines,
+    readonly now: () => number = Date.now
+  ) {
+    this.options = { ...BOSH_DEFAULTS, ...options }
+    this.registry = new SessionRegistry({ maxSessions: options.maxSessions })
+    this.deadlines = deadlines
+  }
+
+  get size (): number { return this.registry.size }
+
+  /** Held requests across all sessions (for metrics; walks the sessions). */
+  heldRequests (): number {
+    let n = 0
+    for (const s of this.sessions) if (s !== undefined) n += s.heldCount
+    return n
+  }
+
+  /** Deadlines fire here: `id` is row * 2 + kind. */
+  fire (id: number): void {
+    const s = this.sessions[id >>> 1]
+    if (s === undefined) return
+    if ((id & 1) === WAIT) s.onWaitDeadline()
+    else s.onInactivity()
+  }
+
+  /**
+   * One request body, already checked for well-formedness (XEP-0124 §6). `attrs` are the
+   * body's attributes as written; `payloads` its children, standalone.
+   */
+  handle (attrs: Attrs, payloads: string[], reply: Responder, client: ClientAddress): void {
+    const sid = attrs.sid
+    if (sid === undefined) { this.create(attrs, payloads, reply, client); return }
+    const row = this.registry.find(sid)
+    const s = row >= 0 ? this.sessions[row] : undefined
+    if (s === undefined) {
+      // XEP-0124 §17.2 item-not-found: an unknown sid. We cannot know whether the client is a
+      // legacy one (§17.1); a request that carries 'ver' is answered with a 200, others with 404.
+      this.count('unknown-sid')
+      this.reject(reply, 'item-not-found', attrs.ver === undefined, XML)
+      return
+    }
+    const req = readRequest(attrs, payloads)
+    if (!req.ok) { this.count('bad-request'); s.end('bad-request', 'bad-request', reply); return }
+    this.count('ok')
+    s.handle(req.value, reply)
+  }
+
+  private create (attrs: Attrs, payloads: string[], reply: Responder, client: ClientAddress): void {
+    const o = this.options
+    const legacy = attrs.ver === undefined
+    const c = readCreation(attrs, payloads, { wait: o.maxWait, hold: 1 })
+    if (!c.ok) { this.count(c.condition); this.reject(reply, c.condition, legacy, XML); return }
+    const p = c.value
+    const type = p.content ?? XML
+    if (!this.accepting) { this.count('system-shutdown'); this.reject(reply, 'system-shutdown', legacy, type); return }
+    // XEP-0124 §17.2 host-unknown: a domain this edge does not serve.
+    if (o.domains.length > 0 && !o.domains.includes(p.to)) { this.count('host-unknown'); this.reject(reply, 'host-unknown', legacy, type); return }
+    // XEP-0124 §17.2 remote-connection-failed: no link to the server right now.
+    if (!this.backend.ready) { this.count('remote-connection-failed'); this.reject(reply, 'remote-connection-failed', legacy, type); return }
+    const row = this.registry.open()
+    if (row === FULL) {
+      // The table is full: existing sessions are untouched, the newcomer is told why.
+      this.count('session-table-full')
+      reply.send(200, type, terminateResponse('undefined-condition', ["<text xmlns='urn:xmpp:megaphone'>session table full</text>"]))
+      return
+    }
+    const s = new BoshSession(this, {
+      sid: this.registry.sidOf(row),
+      row,
+      rid: p.rid,
+      wait: p.wait,
+      hold: p.hold,
+      ver: p.ver,
+      contentType: p.content,
+      ack: p.ack,
+      newkey: p.newkey,
+      reply
+    })
+    this.sessions[row] = s
+    try {
+      s.connId = this.backend.open({ transport: 'bosh', to: p.to, ip: client.ip, port: client.port, lang: p.lang }, s)
+    } catch (err) {
+      if (!isMegaphoneError(err)) throw err
+      s.end('remote-connection-failed', err.code)
+      return
+    }
+    this.stats.sessionsOpened++
+    this.count('created')
+    // No server answer within openTimeout: the wait deadline doubles as the open deadline.
+    this.setWaitDeadline(s, this.now() + o.openTimeout * 1000)
+    // XEP-0206 §5 is silent on payloads in the creation request; XEP-0124 §7.1 allows none.
+  }
+
+  private reject (reply: Responder, condition: TerminalCondition, legacy: boolean, type: string): void {
+    reply.send(legacy ? legacyStatus(condition) : 200, type, terminateResponse(condition))
+  }
+
+  private count (outcome: string): void {
+    this.stats.requests[outcome] = (this.stats.requests[outcome] ?? 0) + 1
+  }
+
+  // SessionHost ---------------------------------------------------------------------------------
+
+  sendToServer (s: BoshSession, xml: string): boolean {
+    try {
+      this.backend.send(s.connId, xml)
+      return true
+    } catch (err) {
+      if (isMegaphoneError(err)) return false
+      throw err
+    }
+  }
+
+  restartStream (s: BoshSession): boolean {
+    try {
+      this.backend.restart(s.connId)
+      return true
+    } catch (err) {
+      if (isMegaphoneError(err)) return false
+      throw err
+    }
+  }
+
+  closeStream (s: BoshSession, condition: string): void {
+    if (s.connId === 0) return
+    const id = s.connId
+    s.connId = 0
+    try { this.backend.close(id, condition) } catch (err) { if (!isMegaphoneError(err)) throw err }
+  }
+
+  setWaitDeadline (s: BoshSession, at: number): void {
+    if (at === 0) this.deadlines.cancel(s.row * 2 + WAIT)
+    else this.deadlines.schedule(s.row * 2 + WAIT, at)
+  }
+
+  setInactivityDeadline (s: BoshSession, at: number): void {
+    if (at === 0) this.deadlines.cancel(s.row * 2 + INACTIVITY)
+    else this.deadlines.schedule(s.row * 2 + INACTIVITY, at)
+  }
+
+  release (s: BoshSession): void {
+    if (this.sessions[s.row] !== s) return
+    this.closeStream(s, '')
+    this.deadlines.cancel(s.row * 2 + WAIT)
+    this.deadlines.cancel(s.row * 2 + INACTIVITY)
+    this.sessions[s.row] = undefined
+    this.registry.close(s.row)
+    const why = s.endReason
+    this.stats.sessionsEnded[why] = (this.stats.sessionsEnded[why] ?? 0) + 1
+  }
+
+  /** Graceful drain: no new sessions, and every held request hears system-shutdown (XEP-0124 §17.2). */
+  shutdown (): void {
+    this.accepting = false
+    for (const s of this.sessions) s?.shutdown()
+  }
+
+  /** Bodies that could not be parsed at all: the session cannot be known (XEP-0124 §17.1/§17.2). */
+  static unparsable (condition: 'bad-request' | 'policy-violation'): { status: number, body: string } {
+    return { status: legacyStatus(condition), body: terminateResponse(condition) }
+  }
+}
