@@ -105,6 +105,7 @@ void t.test('hostile bytes: never throws, bounded memory, coded errors, parsers 
         bad.push(`threw ${String(e)}`)
       }
       if (d.buffered > maxFrameSize - 9 + HEADER_SIZE) bad.push(`buffered ${d.buffered}`)
+      if (d.retained > maxFrameSize - 9 + HEADER_SIZE) bad.push(`retained ${d.retained}`)
       peak = Math.max(peak, d.buffered)
       pos += n
     }
