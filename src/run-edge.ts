@@ -11,6 +11,8 @@ import { createBoshEdge } from './bosh/edge.ts'
 export interface RunningEdge {
   /** the port the BOSH server listens on */
   port: number
+  /** the link is up and authenticated (new sessions can open) */
+  linkUp: () => boolean
   stop: () => Promise<void>
 }
 
@@ -60,5 +62,5 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     await edge.app.close()
     await link.stop()
   }
-  return { port, stop }
+  return { port, linkUp: () => link.ready, stop }
 }
