@@ -1,0 +1,50 @@
+/**
+ * Reading received stanzas (@xmldom/xmldom elements): direct children by local name and
+ * namespace, text, and the condition of an `<error/>` (RFC 6120 §8.3).
+ */
+import type { XmlElement } from './strophe.ts'
+
+const ELEMENT_NODE = 1
+const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+
+/** The element children of `el`, in document order. */
+export function children (el: XmlElement): XmlElement[] {
+  const out: XmlElement[] = []
+  for (let i = 0; i < el.childNodes.length; i++) {
+    const node = el.childNodes.item(i)
+    if (node !== null && node.nodeType === ELEMENT_NODE) out.push(node as XmlElement)
+  }
+  return out
+}
+
+/** The first direct child named `localName`, in namespace `ns` if given. */
+export function child (el: XmlElement, localName: string, ns?: string): XmlElement | undefined {
+  return children(el).find(c => c.localName === localName && (ns === undefined || c.namespaceURI === ns))
+}
+
+export function textOf (el: XmlElement | undefined): string | undefined {
+  return el?.textContent ?? undefined
+}
+
+export interface StanzaError {
+  /** the defined condition, e.g. "service-unavailable"; "undefined-condition" if none is given */
+  condition: string
+  /** the human-readable <text/>, if any */
+  text: string | undefined
+}
+
+/** The `<error/>` of a stanza of type error (RFC 6120 §8.3). */
+export function stanzaError (stanza: XmlElement): StanzaError {
+  const error = child(stanza, 'error')
+  const parts = error === undefined ? [] : children(error).filter(c => c.namespaceURI === NS_STANZAS)
+  const text = parts.find(c => c.localName === 'text')?.textContent ?? ''
+  return {
+    condition: parts.find(c => c.localName !== 'text')?.localName ?? 'undefined-condition',
+    text: text === '' ? undefined : text
+  }
+}
+
+/** "service-unavailable", or "service-unavailable (the text)" */
+export function describeError (e: StanzaError): string {
+  return e.text === undefined ? e.condition : `${e.condition} (${e.text})`
+}
