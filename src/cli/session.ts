@@ -74,7 +74,7 @@ export class XmppSession {
       // before the session is open ends the attempt at once.
       for (const status of [0, ...range(400, 600)]) {
         conn.addProtocolErrorHandler('HTTP', status, () => {
-          if (!settled) fail(unreachable(status === 0 ? 'no response' : `HTTP status ${status}`))
+          if (!settled) fail(unreachable(status === 0 ? 'no HTTP response' : `HTTP status ${status}`))
         })
       }
       conn.connect(o.jid, o.password, (status, condition) => {
