@@ -4,7 +4,7 @@
  * status it means (docs/cli.md, EXIT STATUS). No presence is sent: a command is not "online".
  */
 import { CliError, EXIT, IqError } from './errors.ts'
-import { stanzaError } from './stanza.ts'
+import { stanzaError, streamErrorCondition } from './stanza.ts'
 import { loadStrophe, type Connection, type StanzaBuilder, type StropheLib, type XmlElement } from './strophe.ts'
 
 export interface SessionOptions {
@@ -57,6 +57,10 @@ export class XmppSession {
       conn.rawOutput = data => { trace('>', data) }
     }
     const session = new XmppSession(lib, conn, o.url, o.iqTimeoutMs ?? DEFAULT_IQ_TIMEOUT_MS)
+    // Strophe reports a BOSH remote-stream-error by that name alone; the stream error inside
+    // (XEP-0206 §6) says what went wrong, so it is kept from the received bodies.
+    let streamError: string | undefined
+    conn.xmlInput = el => { streamError = streamErrorCondition(el) ?? streamError }
     const unreachable = (why: string): CliError => new CliError('CLI_UNREACHABLE', EXIT.UNREACHABLE, `cannot open a session at ${o.url}: ${why}`)
     await new Promise<void>((resolve, reject) => {
       let settled = false
@@ -77,7 +81,8 @@ export class XmppSession {
           if (!settled) fail(unreachable(status === 0 ? 'no HTTP response' : `HTTP status ${status}`))
         })
       }
-      conn.connect(o.jid, o.password, (status, condition) => {
+      conn.connect(o.jid, o.password, (status, reported) => {
+        const condition = reported === 'remote-stream-error' ? streamError ?? reported : reported
         if (settled) {
           session.statusAfterLogin(status, condition)
           return

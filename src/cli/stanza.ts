@@ -6,6 +6,8 @@ import type { XmlElement } from './strophe.ts'
 
 const ELEMENT_NODE = 1
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
+const NS_STREAM = 'http://etherx.jabber.org/streams'
+const NS_STREAM_ERRORS = 'urn:ietf:params:xml:ns:xmpp-streams'
 
 /** The element children of `el`, in document order. */
 export function children (el: XmlElement): XmlElement[] {
@@ -47,4 +49,19 @@ export function stanzaError (stanza: XmlElement): StanzaError {
 /** "service-unavailable", or "service-unavailable (the text)" */
 export function describeError (e: StanzaError): string {
   return e.text === undefined ? e.condition : `${e.condition} (${e.text})`
+}
+
+function isXmlElement (v: unknown): v is XmlElement {
+  return typeof v === 'object' && v !== null && 'getElementsByTagNameNS' in v && typeof v.getElementsByTagNameNS === 'function'
+}
+
+/**
+ * The condition of a `<stream:error/>` in or at `el` (RFC 6120 §4.9.3), e.g. "host-unknown"; a
+ * BOSH terminate of condition remote-stream-error carries the whole element (XEP-0206 §6).
+ */
+export function streamErrorCondition (el: unknown): string | undefined {
+  if (!isXmlElement(el)) return undefined
+  const error = el.localName === 'error' && el.namespaceURI === NS_STREAM ? el : el.getElementsByTagNameNS(NS_STREAM, 'error').item(0)
+  if (error === null) return undefined
+  return children(error).find(c => c.namespaceURI === NS_STREAM_ERRORS && c.localName !== 'text')?.localName ?? undefined
 }

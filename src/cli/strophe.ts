@@ -54,6 +54,8 @@ export interface Connection {
   deleteHandler: (ref: unknown) => void
   addProtocolErrorHandler: (protocol: 'HTTP' | 'websocket', status: number, callback: (status: number) => void) => void
   getUniqueId: (suffix?: string) => string
+  /** called with every element received: the BOSH <body/> itself (assignable, as in Strophe's docs) */
+  xmlInput: (el: unknown) => void
   /** called with every chunk of XML sent or received (assignable, as in Strophe's docs) */
   rawInput: (data: string) => void
   rawOutput: (data: string) => void

@@ -8,7 +8,7 @@ import { getopt } from '../../src/cli/args.ts'
 import { formatMessage, formatTime, inert } from '../../src/cli/format.ts'
 import { countRequest, headersRequest, oldestFirst, readCount, readHeaders, readOfflineMessage, removeRequest, viewRequest } from '../../src/cli/offline.ts'
 import { escapedBodyBytes } from '../../src/cli/send.ts'
-import { describeError, stanzaError } from '../../src/cli/stanza.ts'
+import { describeError, stanzaError, streamErrorCondition } from '../../src/cli/stanza.ts'
 import { loadStrophe, type XmlElement } from '../../src/cli/strophe.ts'
 
 const { $iq } = loadStrophe()
@@ -92,6 +92,14 @@ void t.test('error conditions (RFC 6120 §8.3)', async t => {
   t.same(e, { condition: 'service-unavailable', text: 'no such user' })
   t.equal(describeError(e), 'service-unavailable (no such user)')
   t.equal(describeError(stanzaError(xml('<message type="error" xmlns="jabber:client"/>'))), 'undefined-condition')
+})
+
+void t.test('a stream error inside a BOSH terminate (XEP-0206 §6), or on its own', async t => {
+  t.equal(streamErrorCondition(xml(`<body condition="remote-stream-error" type="terminate" xmlns="http://jabber.org/protocol/httpbind" xmlns:stream="http://etherx.jabber.org/streams">
+    <stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">no</text></stream:error></body>`)), 'host-unknown')
+  t.equal(streamErrorCondition(xml('<stream:error xmlns:stream="http://etherx.jabber.org/streams"><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>')), 'conflict')
+  t.equal(streamErrorCondition(xml('<body xmlns="http://jabber.org/protocol/httpbind"/>')), undefined)
+  t.equal(streamErrorCondition('not an element'), undefined)
 })
 
 void t.test('the body limit counts escaped UTF-8', async t => {
