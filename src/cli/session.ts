@@ -5,7 +5,7 @@
  */
 import { CliError, EXIT, IqError } from './errors.ts'
 import { stanzaError, streamErrorCondition } from './stanza.ts'
-import { loadStrophe, type Connection, type StanzaBuilder, type StropheLib, type XmlElement } from './strophe.ts'
+import { loadStrophe, type Connection, type StanzaBuilder, type StatusCodes, type StropheLib, type XmlElement } from './strophe.ts'
 
 export interface SessionOptions {
   /** http(s):// for BOSH, ws(s):// for WebSocket */
@@ -61,7 +61,6 @@ export class XmppSession {
     // (XEP-0206 §6) says what went wrong, so it is kept from the received bodies.
     let streamError: string | undefined
     conn.xmlInput = el => { streamError = streamErrorCondition(el) ?? streamError }
-    const unreachable = (why: string): CliError => new CliError('CLI_UNREACHABLE', EXIT.UNREACHABLE, `cannot open a session at ${o.url}: ${why}`)
     await new Promise<void>((resolve, reject) => {
       let settled = false
       const fail = (err: CliError): void => {
@@ -72,45 +71,34 @@ export class XmppSession {
         // abort what is in flight; the callback below ignores the statuses this produces
         conn.disconnect()
       }
-      const timer = setTimeout(() => { fail(unreachable(`no session within ${o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`)) }, o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
+      const timer = setTimeout(() => { fail(unreachable(o.url, `no session within ${o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS} ms`)) }, o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)
       // During login Strophe would retry a failed BOSH request with a growing backoff (1 s, 8 s,
       // 27 s…), right for a browser tab, wrong for a command: an HTTP failure (0 = no response)
       // before the session is open ends the attempt at once.
       for (const status of [0, ...range(400, 600)]) {
         conn.addProtocolErrorHandler('HTTP', status, () => {
-          if (!settled) fail(unreachable(status === 0 ? 'no HTTP response' : `HTTP status ${status}`))
+          if (!settled) fail(unreachable(o.url, status === 0 ? 'no HTTP response' : `HTTP status ${status}`))
         })
       }
       conn.connect(o.jid, o.password, (status, reported) => {
         const condition = reported === 'remote-stream-error' ? streamError ?? reported : reported
         if (settled) {
           session.statusAfterLogin(status, condition)
-          return
-        }
-        if (status === S.CONNECTED) {
+        } else if (status === S.CONNECTED) {
           settled = true
           clearTimeout(timer)
           resolve()
-        } else if (status === S.AUTHFAIL) {
-          fail(new CliError('CLI_AUTH_FAILED', EXIT.AUTH, `authentication failed for ${o.jid}${condition === null ? '' : ` (${condition})`}`))
-        } else if (status === S.CONNFAIL && condition !== null && AUTH_CONDITIONS.has(condition)) {
-          fail(new CliError('CLI_AUTH_FAILED', EXIT.AUTH, `${o.jid} cannot log in at ${o.url} (${condition})`))
-        } else if (status === S.CONNFAIL || status === S.ERROR || status === S.CONNTIMEOUT) {
-          fail(unreachable(condition ?? 'connection failed'))
-        } else if (status === S.DISCONNECTED) {
-          fail(unreachable('closed before the session was open'))
+        } else {
+          const err = loginFailure(S, status, condition, o)
+          if (err !== undefined) fail(err)
         }
       })
     })
     return session
   }
 
-  /** The full JID the server bound. */
-  get jid (): string { return this.conn.jid }
-
+  /** The domain of the account (from the JID the server bound). */
   get domain (): string { return this.lib.Strophe.getDomainFromJid(this.conn.jid) ?? '' }
-
-  get bareJid (): string { return this.lib.Strophe.getBareJidFromJid(this.conn.jid) ?? this.conn.jid }
 
   get $iq (): StropheLib['$iq'] { return this.lib.$iq }
 
@@ -187,6 +175,19 @@ export class XmppSession {
   private throwIfLost (): void {
     if (this.lost !== undefined) throw this.lost
   }
+}
+
+function unreachable (url: string, why: string): CliError {
+  return new CliError('CLI_UNREACHABLE', EXIT.UNREACHABLE, `cannot open a session at ${url}: ${why}`)
+}
+
+/** What a Strophe status before the session is open means; undefined while the login goes on. */
+function loginFailure (S: StatusCodes, status: number, condition: string | null, o: SessionOptions): CliError | undefined {
+  if (status === S.AUTHFAIL) return new CliError('CLI_AUTH_FAILED', EXIT.AUTH, `authentication failed for ${o.jid}${condition === null ? '' : ` (${condition})`}`)
+  if (status === S.CONNFAIL && condition !== null && AUTH_CONDITIONS.has(condition)) return new CliError('CLI_AUTH_FAILED', EXIT.AUTH, `${o.jid} cannot log in at ${o.url} (${condition})`)
+  if (status === S.CONNFAIL || status === S.ERROR || status === S.CONNTIMEOUT) return unreachable(o.url, condition ?? 'connection failed')
+  if (status === S.DISCONNECTED) return unreachable(o.url, 'closed before the session was open')
+  return undefined
 }
 
 function range (from: number, to: number): number[] {

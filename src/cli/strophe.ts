@@ -68,7 +68,6 @@ export interface StropheLib {
     LogLevel: { FATAL: number }
     setLogLevel: (level: number) => void
     getDomainFromJid: (jid: string) => string | null
-    getBareJidFromJid: (jid: string) => string | null
   }
   $iq: StanzaFactory
   $msg: StanzaFactory
@@ -84,7 +83,7 @@ function isStropheLib (v: unknown): v is StropheLib {
   const s = v.Strophe
   return typeof s.Connection === 'function' && isRecord(s.Status) && typeof s.Status.CONNECTED === 'number' &&
     isRecord(s.LogLevel) && typeof s.LogLevel.FATAL === 'number' && typeof s.setLogLevel === 'function' &&
-    typeof s.getDomainFromJid === 'function' && typeof s.getBareJidFromJid === 'function' &&
+    typeof s.getDomainFromJid === 'function' &&
     typeof v.$iq === 'function' && typeof v.$msg === 'function'
 }
 
