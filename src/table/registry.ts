@@ -13,7 +13,7 @@
  *   sessions.close(row)                                  // terminate, inactivity timeout
  */
 import { FULL, DUPLICATE, NOT_FOUND, SessionTable, type SessionTableOptions } from './session-table.ts'
-import { SessionIds, formatSid, parseSid, SID_WORDS, type SessionIdsOptions } from './sid.ts'
+import { SessionIds, formatSid, parseSidWords, SID_LENGTH, SID_WORDS, type SessionIdsOptions } from './sid.ts'
 
 /** `find`: the string is not a well-formed sid (the caller may answer as for NOT_FOUND). */
 export const MALFORMED = -4
@@ -45,11 +45,23 @@ export class SessionRegistry {
     return formatSid(this.scratch)
   }
 
-  /** The row of the session `sid` names, verifier checked; `NOT_FOUND` or `MALFORMED`. */
+  /**
+   * The row of the session `sid` names, verifier checked; `NOT_FOUND` or `MALFORMED`.
+   *
+   * The key half is decoded first and looked up before the verifier half is decoded: the
+   * lookup's memory reads (usually two cache misses, ~100 ns each at 1M sessions) are then under
+   * way while the CPU decodes the verifier, which does not depend on them. The lookup runs even
+   * when the key half was malformed (its words are then garbage and the answer is MALFORMED
+   * anyway), so there is no extra branch on the common path.
+   */
   find (sid: unknown): number {
+    if (typeof sid !== 'string' || sid.length !== SID_LENGTH) return MALFORMED
     const w = this.scratch
-    if (!parseSid(sid, w)) return MALFORMED
-    return this.table.find(w[0]!, w[1]!, w[2]!, w[3]!)
+    const keyOk = parseSidWords(sid, 0, 2, w)
+    const row = this.table.lookup(w[0]!, w[1]!)
+    const verifierOk = parseSidWords(sid, 2, 2, w)
+    if (!keyOk || !verifierOk) return MALFORMED
+    return row >= 0 && this.table.verify(row, w[2]!, w[3]!) ? row : NOT_FOUND
   }
 
   /** Ends the session in `row`; false if it was not live. */

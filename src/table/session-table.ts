@@ -1,41 +1,53 @@
 /**
  * The session table: every live session of the edge, found by its 64-bit key in O(1) without
- * allocating, in a fixed amount of memory reserved at start-up.
+ * allocating, in a fixed amount of memory reserved at start-up: 25.4 B a session at the default
+ * size, none of it on the JS heap (a `Map` from sid strings measures 77 B; docs/session-table.md).
  *
  * Two structures, because an open-addressed table moves its entries and the rest of the edge
  * must not notice:
  *
- *   hash slots (Uint32Array, 2^21 for 1M sessions)        rows (stable; dense; free list)
- *   +-------+-------+-------+-------+-------+-------+     row  record (Uint32Array, 4 words)
- *   |   0   | t|r+1 | t|r+1 |   0   | t|r+1 |   0   |      0   [keyHi keyLo ver0 ver1]
- *   +-------+---|---+---|---+-------+---|---+-------+      1   [keyHi keyLo ver0 ver1]  <--+
- *               |       +---------------|-----------------> 2   [.....free..........]     |
+ *   hash slots (Int32Array, 2^21 for 1M sessions)          rows (stable)
+ *   +-------+-------+-------+-------+-------+-------+      row  record (Int32Array, 4 words)
+ *   |   0   | t|r+1 | t|r+1 |   0   | t|r+1 |   0   |       0   [a  bHi|gHi|1  ver0 ver1]
+ *   +-------+---|---+---|---+-------+---|---+-------+       1   [a  bHi|gHi|1  ver0 ver1] <--+
+ *               |       +---------------|------------------> 2   [next  gHi|0  0    0   ]    |
  *               +-----------------------|-------------------------------------------------+
- *                                       +-----------------> ...  state[] (generation, live),
- *                                                                columns owned by BOSH/WS
+ *                                       +------------------> ...  genLow (Uint8Array): gLo
  *
- * - A *slot* is one 32-bit word: 0 when empty, else `(tag << rowBits) | (row + 1)`. The tag is
- *   `32 - rowBits` bits of the key's hash (12 bits at 1M sessions), so a probe that passes
- *   over another key's slot almost never (1 in 4096) has to read that key's row record: a miss
- *   costs one cache line, a hit two (the slot, then the row record, which also holds the
- *   verifier the caller compares next). Measured on the dev box against the alternatives
- *   (docs/session-table.md): keys interleaved in 16-byte slots are as fast on hits, 15% slower
- *   on misses and 4x the slot memory; BigUint64Array keys are 5x slower because every lookup
- *   builds a BigInt.
+ * - The key (hi, lo) is first permuted (a bijection, "Key permutation" below) into a 64-bit
+ *   *code* (a, b), which identifies the key as well as the key itself does. The home slot is the
+ *   top bits of `a`; the *tag* is the low `tagBits = 32 - rowBits` bits of `b` (12 at 1M).
+ * - A *slot* is one 32-bit word: 0 when empty, else `(tag << rowBits) | (row + 1)`. A probe that
+ *   passes another key's slot reads that key's record only when the tags match (1 in 4096), so a
+ *   miss costs about one cache line and a hit two: the slot, then the record, which also holds
+ *   the verifier `find` compares next.
+ * - A *row record* is 4 words. Live: `a`, the high `rowBits` bits of `b` (its low bits are the
+ *   tag, already in the slot), and the 64-bit verifier. That leaves the low `tagBits` bits of
+ *   word 1 spare: bit 0 is the live bit and the rest the high part of the row's generation
+ *   (gHi). Free: word 0 links the FIFO free list, word 1 keeps gHi, the rest is zero: a freed
+ *   row keeps no credential. The live bit sits beside the verifier so `verify` reads one line.
+ * - *genLow* (1 byte a row): the low 8 bits of the generation (gLo). generation = gHi * 256 +
+ *   gLo; it advances on every release and makes the connection id
+ *   (`generation * 2^rowBits + row + 1`) of each use of a row a different number.
  * - A *row* is a stable index 0..capacity-1. Backward-shift deletion moves slot words, never
- *   rows, so the BOSH layer may keep `row` in its own typed-array columns, timers and the link's
- *   connection id. Rows come from a FIFO ring of free rows, so a freed row is reused as late as
- *   possible (a stale id held somewhere fails the generation check for as long as possible).
+ *   rows, so the BOSH layer keeps `row` in its own typed-array columns, timers and the link's
+ *   connection id. Rows come from a FIFO free list threaded through the free records (no array
+ *   of its own), so a freed row is reused as late as possible.
  *
  * Why the constants have their values:
  * - maxLoad 0.5: linear probing costs ½(1 + 1/(1-α)) slots per hit and ½(1 + 1/(1-α)²) per miss;
  *   at α = 0.5 that is 1.5 and 2.5, at 0.75 it is 2.5 and 8.5. A slot is 4 bytes, so halving the
  *   load costs 4 bytes per session: cheap for flat latency. Slots round up to a power of two so
- *   the home slot is a shift of the hash and the wrap is a mask; 1,000,000 sessions → 2^21.
- * - 4-word row record: key (2 words) plus the 64-bit verifier, 16 bytes, a quarter of a cache
- *   line and aligned to it, so verifying a hit touches no second line.
- * - rowBits ≤ 26: leaves a tag of ≥ 6 bits and keeps `generation * 2^rowBits + row + 1` (the
- *   connection id) below 2^53 for ≥ 2^26 generations per row.
+ *   the home slot is a shift and the wrap a mask; 1,000,000 sessions → 2^21 (load 0.477).
+ * - 4-word record: the 128 bits of the sid, less the tag bits, plus the spare bits; 16 bytes,
+ *   aligned to a quarter of a cache line, so verifying a hit touches one line.
+ * - One byte of generation beside the record: with the record's spare bits (less the live bit)
+ *   a row has 39 - rowBits generation bits (19 at 1M), so a table serves about 2^38 to 2^39
+ *   sessions whatever its size (5 * 10^11 at 1M: 16 years at 1,000 new sessions a second)
+ *   before rows start to retire (`retiredRows`); connection ids stay below 2^39. Two bytes
+ *   would make that effectively endless at +1 B a session (26.4 B, 0.34 of the Map, above the
+ *   issue's ≤ 1/3 target); docs/session-table.md gives the trade.
+ * - rowBits ≤ 26: leaves a tag of ≥ 6 bits.
  *
  * Invariants (checked by test/unit/table.test.ts against a Map model):
  * 1. No two occupied slots hold the same key; `size` = occupied slots = live rows.
@@ -44,16 +56,74 @@
  *    entries of the run back (Knuth 6.4 Algorithm R), so there are no tombstones and a lookup
  *    never probes further than the longest run.
  * 3. `size <= capacity < slotCount`, hence at least one slot is empty and every probe loop ends.
- * 4. A row is live iff exactly one slot names it iff bit 0 of `state[row]` is set; the bits above
- *    are its generation, which changes on every release.
+ * 4. A row is live iff exactly one slot names it iff its live bit is set. A row is on the
+ *    free list iff it is neither live nor retired; the list holds `capacity - size - retiredRows`
+ *    rows.
  *
  * Keys are the first 64 random bits of a sid (./sid.ts), which the edge generates itself, so
- * nobody can choose keys that collide; the hash still mixes both halves so the table stays sound
- * for any key. Lookups of attacker-chosen keys only walk existing runs, whose length the random
- * keys bound (see `probeStats`).
+ * nobody can choose keys that collide; the permutation mixes both halves so the table stays
+ * sound for any key. Lookups of attacker-chosen keys only walk existing runs, whose length the
+ * random keys bound (see `probeStats`).
  */
 import { MegaphoneError } from '../errors.ts'
 
+// ---------------------------------------------------------------- key permutation
+/*
+ * Key permutation: a bijection of 64-bit keys (two 32-bit halves) onto 64-bit *codes* (a, b).
+ * The table hashes with it and, because it is invertible, also stores with it: the home slot is
+ * the top bits of `a`, the slot's tag is the low bits of `b`, and the row record keeps only the
+ * bits of the code that the tag does not already hold (the "row record" above). A hash that
+ * loses information could not do that: the key would have to be stored whole beside it, 12 bits
+ * more a session, which is the byte of generation.
+ *
+ * Three Feistel rounds over the halves. Each round is invertible whatever its round function, so
+ * the round function only has to mix: `mix32` is a 32-bit finaliser of the xorshift-multiply
+ * kind (two multiplications), on the input XORed with a different constant per round.
+ * After three rounds every bit of (a, b) depends on every bit of (hi, lo); two rounds would leave
+ * `a = lo ^ mix(hi ^ mix(lo))`, fine, but `b` linear in `hi`. Cost: six multiplications, ~3 ns.
+ *
+ *     m = hi ^ F1(lo)        inverse:  m  = b ^ F3(a)
+ *     a = lo ^ F2(m)                   lo = a ^ F2(m)
+ *     b = m  ^ F3(a)                   hi = m ^ F1(lo)
+ *
+ * The edge draws keys from the CSPRNG, so the permutation is not a defence against chosen keys
+ * (nobody can choose one); it makes the table behave for structured keys too (tests use (1, 1),
+ * (2, 2), ...), which raw key bits as home and tag would not.
+ */
+/** 32-bit mixer: xorshift-multiply, twice. Need not be a bijection (the Feistel rounds are). */
+function mix32 (x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d)
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b)
+  return x ^ (x >>> 16)
+}
+
+// The round functions F1, F2, F3 of the diagram above; the constants are arbitrary odd words,
+// distinct so the rounds differ. The permutation lives in this file rather than a module of its
+// own on purpose: imported from one, it measured five times slower under tsx (how the edge and
+// the benchmarks run), though not in plain Node ESM.
+function round1 (x: number): number { return mix32(x ^ 0x9e3779b9) }
+function round2 (x: number): number { return mix32(x ^ 0x7f4a7c15) }
+function round3 (x: number): number { return mix32(x ^ 0x2545f491) }
+
+/**
+ * Writes the code (a, b) of the key (hi, lo) to out[0], out[1]. `probe` inlines these three lines.
+ */
+function encode (hi: number, lo: number, out: Int32Array | Uint32Array): void {
+  const m = hi ^ round1(lo)
+  const a = lo ^ round2(m)
+  out[0] = a
+  out[1] = m ^ round3(a)
+}
+
+/** Inverts `encode`: writes the key (hi, lo) of the code (a, b) to out[0], out[1]. */
+function decode (a: number, b: number, out: Int32Array | Uint32Array): void {
+  const m = b ^ round3(a)
+  const lo = a ^ round2(m)
+  out[0] = m ^ round1(lo)
+  out[1] = lo
+}
+
+// ---------------------------------------------------------------- table
 /** `lookup`, `delete` and `find`: no such key (or, for `find`, the verifier did not match). */
 export const NOT_FOUND = -1
 /** `insert`: every row is taken. Existing entries are untouched. */
@@ -70,12 +140,21 @@ export const DEFAULT_MAX_LOAD = 0.5
 const MAX_ROW_BITS = 26
 const MAX_SLOT_BITS = 30
 const RECORD_WORDS = 4
+/** Record word 1: the live bit, below the generation's high part. */
+const LIVE = 1
+/** Generation values held by the genLow byte. */
+const GEN_LOW_SPAN = 256
 
 export interface SessionTableOptions {
   /** Rows, i.e. the most sessions the table holds before refusing. Default 1,000,000. */
   maxSessions?: number
   /** Highest ratio of sessions to slots, in (0, 0.9]. Default 0.5. */
   maxLoad?: number
+  /**
+   * The generation at which a row is retired instead of reused. Default, and ceiling, the most
+   * the row's bits hold: 2^(39 - rowBits) - 1. Lower only to exercise retirement (tests).
+   */
+  maxGeneration?: number
 }
 
 export interface ProbeStats {
@@ -93,42 +172,43 @@ export function sessionTableFull (capacity: number): MegaphoneError {
   return new MegaphoneError(SESSION_TABLE_FULL, `session table full (${capacity} sessions)`)
 }
 
-/**
- * murmur3's fmix32 over both halves. The home slot takes the top bits, the tag the low bits.
- */
-export function hashKey (hi: number, lo: number): number {
-  let h = Math.imul(hi, 0x9e3779b1) ^ lo
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
-}
-
 export class SessionTable {
   /** Rows: the most sessions the table holds. */
   readonly capacity: number
   /** Hash slots, a power of two > capacity. */
   readonly slotCount: number
+  /** The generation at which a row retires (see the options). */
+  readonly maxGeneration: number
 
   private readonly slotMask: number
   private readonly slotShift: number
   private readonly rowBits: number
   private readonly rowMask: number
-  private readonly tagMask: number
   private readonly rowSpan: number
-  private readonly maxGeneration: number
+  /** Low `32 - rowBits` bits: the tag in a slot, the generation's high part in record word 1. */
+  private readonly tagMask: number
+  /** The complement of tagMask: the bits of `b` that record word 1 keeps. */
+  private readonly keyMask: number
 
-  private readonly slots: Uint32Array
-  private readonly records: Uint32Array
-  /** Per row: bit 0 live, bits 1..31 generation. One array, so insert/delete touch one line. */
-  private readonly state: Uint32Array
-  private readonly freeRing: Int32Array
+  private readonly slots: Int32Array
+  private readonly records: Int32Array
+  /** Per row: the generation's low 8 bits. */
+  private readonly genLow: Uint8Array
   private freeHead = 0
+  private freeTail: number
   private freeCount: number
   private retired = 0
   private count = 0
   private longestProbe = 0
+  /**
+   * The code (a, b) of the key `probe` last looked at, for `insert` to store. A typed array, not
+   * two number fields: an int32 outside the 31-bit small-integer range stored in a field would
+   * be boxed, i.e. allocated, on every lookup (measured 2x slower).
+   */
+  private readonly code = new Int32Array(2)
+  private readonly scratch = new Uint32Array(2)
 
-  constructor ({ maxSessions = DEFAULT_MAX_SESSIONS, maxLoad = DEFAULT_MAX_LOAD }: SessionTableOptions = {}) {
+  constructor ({ maxSessions = DEFAULT_MAX_SESSIONS, maxLoad = DEFAULT_MAX_LOAD, maxGeneration }: SessionTableOptions = {}) {
     if (!Number.isInteger(maxSessions) || maxSessions < 1 || maxSessions >= 2 ** MAX_ROW_BITS) {
       throw new MegaphoneError(SESSION_TABLE_OPTIONS, `maxSessions must be an integer in [1, 2^${MAX_ROW_BITS}), got ${maxSessions}`)
     }
@@ -148,13 +228,19 @@ export class SessionTable {
     this.rowSpan = 2 ** this.rowBits
     this.rowMask = this.rowSpan - 1
     this.tagMask = 2 ** (32 - this.rowBits) - 1
-    this.maxGeneration = Math.min(2 ** 31 - 1, 2 ** (53 - this.rowBits) - 1)
+    this.keyMask = ~this.tagMask
+    const ceiling = ((this.tagMask + 1) / 2) * GEN_LOW_SPAN - 1
+    if (maxGeneration !== undefined && !(Number.isInteger(maxGeneration) && maxGeneration >= 0 && maxGeneration <= ceiling)) {
+      throw new MegaphoneError(SESSION_TABLE_OPTIONS, `maxGeneration must be an integer in [0, ${ceiling}], got ${maxGeneration}`)
+    }
+    this.maxGeneration = maxGeneration ?? ceiling
 
-    this.slots = new Uint32Array(this.slotCount)
-    this.records = new Uint32Array(maxSessions * RECORD_WORDS)
-    this.state = new Uint32Array(maxSessions)
-    this.freeRing = new Int32Array(maxSessions)
-    for (let r = 0; r < maxSessions; r++) this.freeRing[r] = r
+    this.slots = new Int32Array(this.slotCount)
+    this.records = new Int32Array(maxSessions * RECORD_WORDS)
+    this.genLow = new Uint8Array(maxSessions)
+    // The free list starts as 0 → 1 → ... → capacity - 1.
+    for (let r = 0; r < maxSessions - 1; r++) this.records[r * RECORD_WORDS] = r + 1
+    this.freeTail = maxSessions - 1
     this.freeCount = maxSessions
   }
 
@@ -164,7 +250,7 @@ export class SessionTable {
   /** `size / slotCount`; never above the configured maxLoad. */
   get loadFactor (): number { return this.count / this.slotCount }
 
-  /** Rows retired because their generation ran out (see `deleteRow`); 0 in practice. */
+  /** Rows retired because their generation ran out (see `maxGeneration`); 0 in practice. */
   get retiredRows (): number { return this.retired }
 
   /**
@@ -177,111 +263,98 @@ export class SessionTable {
   resetProbeHighWater (): void { this.longestProbe = this.probeStats().max }
 
   /**
-   * Adds a key and returns its row, or `FULL` / `DUPLICATE`. The verifier words are stored in
-   * the row record for `find` to compare. Allocates nothing.
+   * The slot holding the key (hi, lo), or, when absent, `~i` for the empty slot `i` that ends
+   * its run (where an insert puts it). Leaves the key's code in `this.code`. Allocates nothing.
    */
-  insert (keyHi: number, keyLo: number, ver0 = 0, ver1 = 0): number {
-    if (this.freeCount === 0) return FULL
-    const hi = keyHi >>> 0
-    const lo = keyLo >>> 0
+  private probe (keyHi: number, keyLo: number): number {
+    // encode(), inlined: this is every lookup's hot path.
+    const m = keyHi ^ round1(keyLo)
+    const a = keyLo ^ round2(m)
+    const b = m ^ round3(a)
+    this.code[0] = a
+    this.code[1] = b
     const slots = this.slots
     const records = this.records
     const rowBits = this.rowBits
     const rowMask = this.rowMask
+    const keyMask = this.keyMask
     const mask = this.slotMask
-    const h = hashKey(hi, lo)
-    const tag = h & this.tagMask
-    let i = h >>> this.slotShift
-    let probes = 1
+    const tag = b & this.tagMask
+    const bHigh = b & keyMask
+    let i = a >>> this.slotShift
     for (;;) {
       const w = slots[i]!
-      if (w === 0) break
+      if (w === 0) return ~i
       if (w >>> rowBits === tag) {
-        const b = ((w & rowMask) - 1) * RECORD_WORDS
-        if (records[b] === hi && records[b + 1] === lo) return DUPLICATE
-      }
-      i = (i + 1) & mask
-      probes++
-    }
-    const row = this.freeRing[this.freeHead]!
-    this.freeHead = this.freeHead + 1 === this.capacity ? 0 : this.freeHead + 1
-    this.freeCount--
-    const b = row * RECORD_WORDS
-    records[b] = hi
-    records[b + 1] = lo
-    records[b + 2] = ver0
-    records[b + 3] = ver1
-    this.state[row]! |= 1
-    slots[i] = (tag << rowBits) | (row + 1)
-    this.count++
-    if (probes > this.longestProbe) this.longestProbe = probes
-    return row
-  }
-
-  /** The row of a key, or `NOT_FOUND`. Does not check the verifier: see `find`. */
-  lookup (keyHi: number, keyLo: number): number {
-    const hi = keyHi >>> 0
-    const lo = keyLo >>> 0
-    const slots = this.slots
-    const records = this.records
-    const rowBits = this.rowBits
-    const rowMask = this.rowMask
-    const mask = this.slotMask
-    const h = hashKey(hi, lo)
-    const tag = h & this.tagMask
-    let i = h >>> this.slotShift
-    for (;;) {
-      const w = slots[i]!
-      if (w === 0) return NOT_FOUND
-      if (w >>> rowBits === tag) {
-        const row = (w & rowMask) - 1
-        const b = row * RECORD_WORDS
-        if (records[b] === hi && records[b + 1] === lo) return row
+        const rb = ((w & rowMask) - 1) * RECORD_WORDS
+        if (records[rb] === a && (records[rb + 1]! & keyMask) === bHigh) return i
       }
       i = (i + 1) & mask
     }
   }
 
   /**
-   * The row of a key whose stored verifier equals (ver0, ver1), else `NOT_FOUND`. The verifier
-   * comparison has no early exit (both words are XORed and ORed before one test), so its timing
-   * does not tell a prober how many verifier bits were right; finding the key itself is not
-   * constant-time and need not be, the verifier carries 64 bits of its own.
+   * Adds a key and returns its row, or `FULL` / `DUPLICATE`. The verifier words are stored in
+   * the row record for `find` to compare. Allocates nothing.
+   */
+  insert (keyHi: number, keyLo: number, ver0 = 0, ver1 = 0): number {
+    if (this.freeCount === 0) return FULL
+    const found = this.probe(keyHi, keyLo)
+    if (found >= 0) return DUPLICATE
+    const i = ~found
+    const a = this.code[0]!
+    const b = this.code[1]!
+    const records = this.records
+    const row = this.freeHead
+    const rb = row * RECORD_WORDS
+    this.freeHead = records[rb]!
+    this.freeCount--
+    records[rb] = a
+    records[rb + 1] = (b & this.keyMask) | (records[rb + 1]! & this.tagMask) | LIVE
+    records[rb + 2] = ver0
+    records[rb + 3] = ver1
+    this.slots[i] = ((b & this.tagMask) << this.rowBits) | (row + 1)
+    this.count++
+    const probes = ((i - (a >>> this.slotShift)) & this.slotMask) + 1
+    if (probes > this.longestProbe) this.longestProbe = probes
+    return row
+  }
+
+  /** The row of a key, or `NOT_FOUND`. Does not check the verifier: see `find`. */
+  lookup (keyHi: number, keyLo: number): number {
+    const i = this.probe(keyHi, keyLo)
+    return i < 0 ? NOT_FOUND : (this.slots[i]! & this.rowMask) - 1
+  }
+
+  /**
+   * The row of a key whose stored verifier equals (ver0, ver1), else `NOT_FOUND`: `lookup`
+   * then `verify`.
    */
   find (keyHi: number, keyLo: number, ver0: number, ver1: number): number {
     const row = this.lookup(keyHi, keyLo)
-    if (row < 0) return NOT_FOUND
-    const b = row * RECORD_WORDS
-    const diff = (this.records[b + 2]! ^ ver0) | (this.records[b + 3]! ^ ver1)
-    return diff === 0 ? row : NOT_FOUND
+    return row >= 0 && this.verify(row, ver0, ver1) ? row : NOT_FOUND
+  }
+
+  /**
+   * Whether `row` is live and its stored verifier equals (ver0, ver1). The comparison has no
+   * early exit (both words are XORed and ORed before one test), so its timing does not tell a
+   * prober how many verifier bits were right; finding the key is not constant-time and need
+   * not be, the verifier carries 64 bits of its own.
+   */
+  verify (row: number, ver0: number, ver1: number): boolean {
+    if (!this.isLive(row)) return false
+    const rb = row * RECORD_WORDS
+    return ((this.records[rb + 2]! ^ ver0) | (this.records[rb + 3]! ^ ver1)) === 0
   }
 
   /** Removes a key; returns the row it had (now free), or `NOT_FOUND`. */
   delete (keyHi: number, keyLo: number): number {
-    const hi = keyHi >>> 0
-    const lo = keyLo >>> 0
-    const slots = this.slots
-    const records = this.records
-    const rowBits = this.rowBits
-    const rowMask = this.rowMask
-    const mask = this.slotMask
-    const h = hashKey(hi, lo)
-    const tag = h & this.tagMask
-    let i = h >>> this.slotShift
-    for (;;) {
-      const w = slots[i]!
-      if (w === 0) return NOT_FOUND
-      if (w >>> rowBits === tag) {
-        const row = (w & rowMask) - 1
-        const b = row * RECORD_WORDS
-        if (records[b] === hi && records[b + 1] === lo) {
-          this.removeSlot(i)
-          this.releaseRow(row)
-          return row
-        }
-      }
-      i = (i + 1) & mask
-    }
+    const i = this.probe(keyHi, keyLo)
+    if (i < 0) return NOT_FOUND
+    const row = (this.slots[i]! & this.rowMask) - 1
+    this.removeSlot(i)
+    this.releaseRow(row)
+    return row
   }
 
   /**
@@ -290,15 +363,19 @@ export class SessionTable {
    */
   deleteRow (row: number): boolean {
     if (!this.isLive(row)) return false
+    this.removeSlot(this.slotOf(row))
+    this.releaseRow(row)
+    return true
+  }
+
+  /** The slot naming a live row: walk its run from the home slot, which the record gives. */
+  private slotOf (row: number): number {
     const slots = this.slots
     const mask = this.slotMask
     const rowMask = this.rowMask
-    const b = row * RECORD_WORDS
-    let i = hashKey(this.records[b]!, this.records[b + 1]!) >>> this.slotShift
+    let i = this.records[row * RECORD_WORDS]! >>> this.slotShift
     while ((slots[i]! & rowMask) - 1 !== row) i = (i + 1) & mask
-    this.removeSlot(i)
-    this.releaseRow(row)
-    return true
+    return i
   }
 
   /**
@@ -316,8 +393,7 @@ export class SessionTable {
     for (;;) {
       const w = slots[j]!
       if (w === 0) break
-      const rb = ((w & rowMask) - 1) * RECORD_WORDS
-      const home = hashKey(records[rb]!, records[rb + 1]!) >>> shift
+      const home = records[((w & rowMask) - 1) * RECORD_WORDS]! >>> shift
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         slots[hole] = w
         hole = j
@@ -327,59 +403,79 @@ export class SessionTable {
     slots[hole] = 0
   }
 
+  /** A row's generation: high part in record word 1's spare bits, low part in genLow. */
+  private generation (row: number): number {
+    return ((this.records[row * RECORD_WORDS + 1]! & this.tagMask) >>> 1) * GEN_LOW_SPAN + this.genLow[row]!
+  }
+
   /**
-   * Returns a row to the free ring and bumps its generation so its old connection id stops
-   * resolving. A row whose generation would pass `maxGeneration` is retired instead of reused,
-   * keeping connection ids unique for the table's lifetime (it takes 2^31 uses of one row).
+   * Wipes a row's sid bits, clears its live bit, advances its generation so its old connection
+   * id stops resolving, and appends it to the free list. A row already at `maxGeneration` is
+   * retired instead, so connection ids stay unique for the table's lifetime.
    */
   private releaseRow (row: number): void {
-    const b = row * RECORD_WORDS
+    const rb = row * RECORD_WORDS
     const records = this.records
-    // Wipe the sid bits: a freed row keeps no credential.
-    records[b] = 0
-    records[b + 1] = 0
-    records[b + 2] = 0
-    records[b + 3] = 0
+    let gHi = (records[rb + 1]! & this.tagMask) >>> 1
+    let gLo = this.genLow[row]!
+    records[rb] = 0
+    records[rb + 2] = 0
+    records[rb + 3] = 0
     this.count--
-    const state = this.state[row]!
-    if (state >>> 1 === this.maxGeneration) {
-      this.state[row] = state - 1 // not live, generation kept: its ids stay dead
+    if (gHi * GEN_LOW_SPAN + gLo >= this.maxGeneration) {
+      records[rb + 1] = gHi << 1 // not live, generation kept: its ids stay dead
       this.retired++
       return
     }
-    this.state[row] = state + 1 // clears the live bit and carries into the generation
-    let tail = this.freeHead + this.freeCount
-    if (tail >= this.capacity) tail -= this.capacity
-    this.freeRing[tail] = row
+    if (++gLo === GEN_LOW_SPAN) {
+      gLo = 0
+      gHi++
+    }
+    records[rb + 1] = gHi << 1
+    this.genLow[row] = gLo
+    if (this.freeCount === 0) this.freeHead = row
+    else records[this.freeTail * RECORD_WORDS] = row
+    this.freeTail = row
     this.freeCount++
   }
 
   /** Whether `row` holds a session. */
   isLive (row: number): boolean {
-    return row >= 0 && row < this.capacity && (this.state[row]! & 1) === 1
+    return row >= 0 && row < this.capacity && (this.records[row * RECORD_WORDS + 1]! & LIVE) !== 0
   }
 
-  /** The key halves of a live row (unsigned 32-bit). */
-  keyHi (row: number): number { return this.records[row * RECORD_WORDS]! }
-  keyLo (row: number): number { return this.records[row * RECORD_WORDS + 1]! }
+  /** The key halves of a live row (unsigned 32-bit); 0 for a row that is not live. */
+  keyHi (row: number): number { this.readKey(row, this.scratch); return this.scratch[0]! }
+  keyLo (row: number): number { this.readKey(row, this.scratch); return this.scratch[1]! }
 
-  /** Copies a row's key and verifier into out[0..3] (to re-format its sid). */
+  /** The key of a live row into out[0..1], rebuilt from the code (record plus slot tag). */
+  private readKey (row: number, out: Uint32Array): void {
+    if (!this.isLive(row)) {
+      out[0] = 0
+      out[1] = 0
+      return
+    }
+    const rb = row * RECORD_WORDS
+    const tag = this.slots[this.slotOf(row)]! >>> this.rowBits
+    decode(this.records[rb]!, (this.records[rb + 1]! & this.keyMask) | tag, out)
+  }
+
+  /** Copies a live row's key and verifier into out[0..3] (to re-format its sid); zeros if free. */
   readRecord (row: number, out: Uint32Array): void {
-    const b = row * RECORD_WORDS
-    out[0] = this.records[b]!
-    out[1] = this.records[b + 1]!
-    out[2] = this.records[b + 2]!
-    out[3] = this.records[b + 3]!
+    this.readKey(row, out)
+    const live = this.isLive(row)
+    out[2] = live ? this.records[row * RECORD_WORDS + 2]! : 0
+    out[3] = live ? this.records[row * RECORD_WORDS + 3]! : 0
   }
 
   /**
    * The link connection id of a live row: `generation * 2^rowBits + row + 1`, so ≥ 1, below
-   * 2^53, unique for the table's lifetime, and decoded back to the row with no hash lookup
+   * 2^39, unique for the table's lifetime, and decoded back to the row with no hash lookup
    * (`rowOfConnection`). 0 for a row that is not live.
    */
   connectionId (row: number): number {
     if (!this.isLive(row)) return 0
-    return (this.state[row]! >>> 1) * this.rowSpan + row + 1
+    return this.generation(row) * this.rowSpan + row + 1
   }
 
   /** The live row a connection id names, or `NOT_FOUND` (unknown, stale or malformed id). */
@@ -387,9 +483,8 @@ export class SessionTable {
     if (!Number.isSafeInteger(id) || id < 1) return NOT_FOUND
     const x = id - 1
     const row = x % this.rowSpan
-    if (row >= this.capacity) return NOT_FOUND
-    const state = this.state[row]!
-    return (state & 1) === 1 && (x - row) / this.rowSpan === state >>> 1 ? row : NOT_FOUND
+    if (row >= this.capacity || (this.records[row * RECORD_WORDS + 1]! & LIVE) === 0) return NOT_FOUND
+    return (x - row) / this.rowSpan === this.generation(row) ? row : NOT_FOUND
   }
 
   /**
@@ -402,21 +497,21 @@ export class SessionTable {
 
   /** Calls `fn` for each live row in row order. `fn` may delete the row it is given. */
   forEachRow (fn: (row: number) => void): void {
-    const state = this.state
+    const records = this.records
     for (let r = 0; r < this.capacity; r++) {
-      if ((state[r]! & 1) === 1) fn(r)
+      if ((records[r * RECORD_WORDS + 1]! & LIVE) !== 0) fn(r)
     }
   }
 
   /** Deletes every session (shutdown, link loss); generations keep counting. */
   clear (): void {
     for (let r = 0; r < this.capacity; r++) {
-      if ((this.state[r]! & 1) === 1) this.deleteRow(r)
+      if ((this.records[r * RECORD_WORDS + 1]! & LIVE) !== 0) this.deleteRow(r)
     }
   }
 
   /**
-   * Exact probe statistics, by a scan of every slot (2^21 slots: ~10 ms). For metrics scraped
+   * Exact probe statistics, by a scan of every slot (2^21 slots: a few ms). For metrics scraped
    * every few seconds, or tests; the hot path only keeps `maxProbeSeen`.
    */
   probeStats (): ProbeStats {
@@ -428,8 +523,7 @@ export class SessionTable {
     for (let i = 0; i < this.slotCount; i++) {
       const w = slots[i]!
       if (w === 0) continue
-      const b = ((w & rowMask) - 1) * RECORD_WORDS
-      const home = hashKey(this.records[b]!, this.records[b + 1]!) >>> this.slotShift
+      const home = this.records[((w & rowMask) - 1) * RECORD_WORDS]! >>> this.slotShift
       const probes = ((i - home) & mask) + 1
       sum += probes
       if (probes > max) max = probes
@@ -439,12 +533,12 @@ export class SessionTable {
 
   /** The home slot of a key (tests use it to build collisions and wraparound). */
   homeSlot (keyHi: number, keyLo: number): number {
-    return hashKey(keyHi >>> 0, keyLo >>> 0) >>> this.slotShift
+    encode(keyHi, keyLo, this.scratch)
+    return this.scratch[0]! >>> this.slotShift
   }
 
   /** Bytes of typed-array memory the table holds (all outside the JS heap). */
   get externalBytes (): number {
-    return this.slots.byteLength + this.records.byteLength + this.state.byteLength +
-      this.freeRing.byteLength
+    return this.slots.byteLength + this.records.byteLength + this.genLow.byteLength
   }
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import {
-  SessionIds, SessionRegistry, formatSid, parseSid, FULL, NOT_FOUND, MALFORMED, SID_LENGTH
+  SessionIds, SessionRegistry, formatSid, parseSid, parseSidWords, FULL, NOT_FOUND, MALFORMED, SID_LENGTH
 } from '../../src/table/index.ts'
 
 void t.test('format and parse round-trip', t => {
@@ -68,5 +68,29 @@ void t.test('registry: open, find, verifier mismatch, close, full', t => {
   const again = sessions.open()
   t.equal(again, 1)
   t.not(sessions.sidOf(again), sid, 'new sid for the reused row')
+  t.end()
+})
+
+void t.test('parseSidWords decodes groups; the registry checks both halves', t => {
+  const sid = '3f9a0c1e7b22d4a091c4e8f205aa6d13'
+  const out = new Uint32Array(4)
+  t.ok(parseSidWords(sid, 2, 2, out))
+  t.same([out[2], out[3]], [0x91c4e8f2, 0x05aa6d13], 'verifier half alone')
+  t.ok(parseSidWords(sid, 0, 1, out))
+  t.equal(out[0], 0x3f9a0c1e)
+  t.notOk(parseSidWords(sid.slice(0, 20) + 'G' + sid.slice(21), 2, 2, out), 'bad digit in the groups asked for')
+  t.ok(parseSidWords(sid.slice(0, 20) + 'G' + sid.slice(21), 0, 2, out), 'a bad digit elsewhere is not looked at')
+  // A slice of a longer string (how a body attribute arrives) parses like a flat string.
+  t.ok(parseSid(('x' + sid + 'y').slice(1, 33), out))
+  t.equal(out[3], 0x05aa6d13)
+
+  const sessions = new SessionRegistry({ maxSessions: 2 })
+  const live = sessions.sidOf(sessions.open())
+  const badVerifier = live.slice(0, 24) + 'z' + live.slice(25)
+  const badKey = 'z' + live.slice(1)
+  t.equal(sessions.find(badVerifier), MALFORMED, 'live key, malformed verifier')
+  t.equal(sessions.find(badKey), MALFORMED, 'malformed key, live verifier')
+  t.equal(sessions.find('0'.repeat(16) + 'g'.repeat(16)), MALFORMED, 'unknown key, malformed verifier')
+  t.equal(sessions.find(live), 0)
   t.end()
 })

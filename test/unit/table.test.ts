@@ -243,3 +243,107 @@ void t.test('options are validated with a coded error', t => {
   t.equal(one.insert(6, 6), FULL)
   t.end()
 })
+
+void t.test('keys round-trip through the permutation (record + slot tag)', t => {
+  const table = new SessionTable({ maxSessions: 2000 })
+  const next = rng(7)
+  const keys: Array<[number, number, number, number]> = [
+    [0, 0, 0, 0], [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0x80000000, 1, 2, 3], [1, 0x80000000, 0x7fffffff, 0x80000000]
+  ]
+  while (keys.length < 1500) keys.push([next(), next(), next(), next()])
+  const rows = keys.map(([hi, lo, v0, v1]) => table.insert(hi, lo, v0, v1))
+  t.ok(rows.every(r => r >= 0), 'all inserted')
+  const out = new Uint32Array(4)
+  let bad = 0
+  keys.forEach(([hi, lo, v0, v1], i) => {
+    const row = rows[i]!
+    table.readRecord(row, out)
+    if (out[0] !== hi || out[1] !== lo || out[2] !== v0 || out[3] !== v1) bad++
+    if (table.keyHi(row) !== hi || table.keyLo(row) !== lo) bad++
+    if (table.find(hi, lo, v0, v1) !== row) bad++
+  })
+  t.equal(bad, 0, 'readRecord, keyHi/keyLo and find agree with what was inserted')
+  t.end()
+})
+
+void t.test('a freed row keeps no credential and verifies nothing', t => {
+  const table = new SessionTable({ maxSessions: 4 })
+  const row = table.insert(0x11111111, 0x22222222, 0x33333333, 0x44444444)
+  t.ok(table.verify(row, 0x33333333, 0x44444444))
+  t.notOk(table.verify(row, 0x33333333, 0x44444445), 'one bit off')
+  table.deleteRow(row)
+  const out = new Uint32Array(4).fill(9)
+  table.readRecord(row, out)
+  t.same([...out], [0, 0, 0, 0], 'no key or verifier left')
+  t.equal(table.keyHi(row), 0)
+  t.notOk(table.verify(row, 0, 0), 'a free row does not verify the all-zero verifier')
+  t.notOk(table.verify(-1, 0, 0))
+  t.notOk(table.verify(4, 0, 0), 'out of range')
+  t.end()
+})
+
+void t.test('the free list is FIFO through the records', t => {
+  const table = new SessionTable({ maxSessions: 4 })
+  for (let k = 1; k <= 4; k++) table.insert(k, k)
+  for (const row of [2, 0, 3]) table.deleteRow(row)
+  t.same([table.insert(10, 10), table.insert(11, 11), table.insert(12, 12)], [2, 0, 3], 'reused in the order freed')
+  t.equal(table.insert(13, 13), FULL)
+  t.equal(table.lookup(2, 2), 1, 'the untouched row kept its key')
+  t.end()
+})
+
+void t.test('generations carry from the genLow byte into the record', t => {
+  const table = new SessionTable({ maxSessions: 1 })
+  const ids: number[] = []
+  for (let g = 0; g < 600; g++) {
+    const row = table.insert(g, g)
+    if (row !== 0) { t.fail(`use ${g} got row ${row}`); break }
+    ids.push(table.connectionId(row))
+    table.deleteRow(row)
+  }
+  // One row: rowBits = 1, so the id of generation g is g * 2 + 1.
+  t.same(ids.slice(254, 259), [509, 511, 513, 515, 517], 'continuous across the 255 → 256 carry')
+  t.ok(ids.every((id, g) => id === g * 2 + 1), 'every generation in order')
+  const row = table.insert(1, 2)
+  t.equal(table.rowOfConnection(ids[599]! + 2), row, 'the live id resolves')
+  t.equal(table.rowOfConnection(ids[599]!), NOT_FOUND, 'the last stale one does not')
+  t.equal(table.rowOfConnection(ids[300]!), NOT_FOUND)
+  t.end()
+})
+
+void t.test('rows retire at maxGeneration; ids are never reused', t => {
+  const table = new SessionTable({ maxSessions: 2, maxGeneration: 3 })
+  t.equal(table.maxGeneration, 3)
+  const ids = new Set<number>()
+  let n = 0
+  for (;;) {
+    const row = table.insert(n, n)
+    if (row === FULL) break
+    ids.add(table.connectionId(row))
+    t.ok(table.deleteRow(row))
+    n++
+  }
+  t.equal(n, 8, 'each of 2 rows served generations 0..3')
+  t.equal(ids.size, 8, 'eight distinct ids')
+  t.equal(table.retiredRows, 2)
+  t.equal(table.size, 0)
+  for (const id of ids) t.equal(table.rowOfConnection(id), NOT_FOUND, `id ${id} stays dead`)
+  t.end()
+})
+
+void t.test('maxGeneration is validated against what a row can hold', t => {
+  const one = new SessionTable({ maxSessions: 1 })
+  t.equal(one.maxGeneration, 2 ** 38 - 1, 'rowBits 1: 38 generation bits')
+  t.equal(new SessionTable({ maxSessions: 1000 }).maxGeneration, 2 ** 29 - 1, 'rowBits 10')
+  for (const maxGeneration of [-1, 1.5, 2 ** 38]) {
+    t.throws(() => new SessionTable({ maxSessions: 1, maxGeneration }), { code: SESSION_TABLE_OPTIONS }, String(maxGeneration))
+  }
+  t.end()
+})
+
+void t.test('typed-array memory at the default size', t => {
+  const table = new SessionTable()
+  // 2^21 four-byte slots, a 16-byte record and one generation byte a row: 25.4 B a session.
+  t.equal(table.externalBytes, 2 ** 21 * 4 + 1_000_000 * 17)
+  t.end()
+})
