@@ -1,5 +1,6 @@
 /**
- * Starts the edge from a resolved configuration: the link to ejabberd and the BOSH server.
+ * Starts the edge from a resolved configuration: the link to ejabberd and the BOSH and
+ * WebSocket server.
  * Returns the function that stops both gracefully. The entry point (main.ts) and the
  * end-to-end tests both start the edge through here.
  */
@@ -7,6 +8,7 @@ import type { Config } from './config/load.ts'
 import type { Logger } from './log.ts'
 import { LinkClient } from './link/index.ts'
 import { createBoshEdge } from './bosh/edge.ts'
+import { createWebSocketEdge, webSocketEdgeOptions } from './ws/edge.ts'
 
 export interface RunningEdge {
   /** the port the BOSH server listens on */
@@ -49,12 +51,17 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     timerResolution: config.timerResolution,
     corsOrigins: config.corsOrigins,
     boshUrl: config.boshUrl,
+    // host-meta derives the absolute ws:// URL from a path, per request
+    websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath,
     trustProxy: config.trustProxy
   })
+  // RFC 7395 on the same server, in the same session table, over the same link.
+  await createWebSocketEdge(edge.app, link, edge.manager.registry, webSocketEdgeOptions(config))
   await edge.app.listen({ host: config.host, port: config.port })
   const address = edge.app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   log.info({ url: `http://${config.host}:${port}${config.boshPath}` }, 'BOSH listening')
+  log.info({ url: `ws://${config.host}:${port}${config.websocketPath}` }, 'WebSocket listening')
 
   const stop = async (): Promise<void> => {
     // XEP-0124 §17.2 system-shutdown for every session, then the server, then the link.

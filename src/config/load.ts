@@ -27,6 +27,13 @@ export type Config = {
   maxPendingBytes: number
   openTimeout: number
   timerResolution: number
+  websocketPath: string
+  websocketUrl: string
+  websocketMaxMessageBytes: number
+  websocketPingInterval: number
+  websocketIdleTimeout: number
+  websocketMaxBufferedBytes: number
+  websocketSeeOtherUri: string
   linkHost: string
   linkPort: number
   linkSecret: string
@@ -100,6 +107,7 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv): Co
   }
   const c = values as Config
   if (c.heartbeatTimeout <= c.heartbeatInterval) throw new ConfigError(`${envOf('heartbeatTimeout')}: must be longer than the heartbeat interval (${c.heartbeatInterval} s)`)
+  if (c.websocketIdleTimeout > 0 && c.websocketPingInterval > 0 && c.websocketIdleTimeout <= c.websocketPingInterval) throw new ConfigError(`${envOf('websocketIdleTimeout')}: must be longer than the WebSocket ping interval (${c.websocketPingInterval} s)`)
   return c
 }
 

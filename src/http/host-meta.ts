@@ -1,7 +1,7 @@
 /**
  * XEP-0156 §3: /.well-known/host-meta (XRD) and /.well-known/host-meta.json (JRD) advertise
- * the BOSH URL (and the WebSocket URL once it is served), so browsers can find the endpoint
- * from the domain alone. Served with CORS like everything else (XEP-0156 §3.1 requires it for
+ * the BOSH URL and the WebSocket URL (RFC 7395 §4), so browsers can find the endpoints from the
+ * domain alone. Served with CORS like everything else (XEP-0156 §3.1 requires it for
  * the JSON form to be usable from a page).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -11,7 +11,10 @@ export interface HostMetaOptions {
   boshPath: string
   /** the BOSH URL to advertise; derived from the request's Host when empty */
   boshUrl: string
-  /** the WebSocket URL to advertise, '' for none */
+  /**
+   * the WebSocket URL to advertise: absolute, or a path on this server (then ws:// or wss:// and
+   * the host come from the request, as for BOSH); '' for none
+   */
   websocketUrl: string
 }
 
@@ -21,7 +24,8 @@ const WS_REL = 'urn:xmpp:alt-connections:websocket'
 function links (o: HostMetaOptions, req: FastifyRequest): { rel: string, href: string }[] {
   const bosh = o.boshUrl !== '' ? o.boshUrl : `${req.protocol}://${req.host}${o.boshPath}`
   const out = [{ rel: BOSH_REL, href: bosh }]
-  if (o.websocketUrl !== '') out.push({ rel: WS_REL, href: o.websocketUrl })
+  if (o.websocketUrl.startsWith('/')) out.push({ rel: WS_REL, href: `${req.protocol === 'https' ? 'wss' : 'ws'}://${req.host}${o.websocketUrl}` })
+  else if (o.websocketUrl !== '') out.push({ rel: WS_REL, href: o.websocketUrl })
   return out
 }
 

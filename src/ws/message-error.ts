@@ -1,0 +1,44 @@
+/**
+ * Why a WebSocket message was refused. parseMessage() returns these (it never throws); the
+ * session ends the stream with `condition` as a stream error (RFC 7395 §3.5, RFC 6120 §4.9.3).
+ */
+import { MegaphoneError } from '../errors.ts'
+import type { StreamCondition } from './conditions.ts'
+
+/** Stable codes, documented in docs/websocket.md. */
+export type WsMessageErrorCode =
+  /** not one well-formed XML 1.0 element with namespaces (truncation, trailing data, bad chars) */
+  | 'ws-not-well-formed'
+  /** a comment, processing instruction or DTD (RFC 6120 §11.1) */
+  | 'ws-restricted-xml'
+  /** elements nest deeper than maxDepth */
+  | 'ws-too-deep'
+  /** an `<open/>` or `<close/>` outside the framing namespace (RFC 7395 §3.3.2), or no namespace at all (§3.3.3) */
+  | 'ws-invalid-namespace'
+  /** an element of the framing namespace other than `<open/>` and `<close/>` */
+  | 'ws-unsupported-framing'
+
+const CONDITIONS: Record<WsMessageErrorCode, StreamCondition> = {
+  'ws-not-well-formed': 'not-well-formed', // RFC 6120 §4.9.3.13
+  'ws-restricted-xml': 'restricted-xml', // RFC 6120 §4.9.3.18
+  'ws-too-deep': 'policy-violation', // RFC 6120 §4.9.3.14: a local limit
+  'ws-invalid-namespace': 'invalid-namespace', // RFC 7395 §3.3.2, RFC 6120 §4.9.3.10
+  'ws-unsupported-framing': 'unsupported-stanza-type' // RFC 6120 §4.9.3.22
+}
+
+export class WsMessageError extends MegaphoneError {
+  declare readonly code: WsMessageErrorCode
+  /** the stream error condition to end the stream with */
+  readonly condition: StreamCondition
+  /** UTF-16 index into the message where the problem was found (for logs) */
+  readonly offset: number
+  /** discriminates from a parsed message, whose `ok` is true */
+  readonly ok = false
+
+  constructor (code: WsMessageErrorCode, message: string, offset = 0) {
+    super(code, message)
+    this.name = 'WsMessageError'
+    this.offset = offset
+    this.condition = CONDITIONS[code]
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * Reading one WebSocket message (RFC 7395 §3.3.3): exactly one complete element, namespace
+ * well-formed on its own, checked in one pass of the strict scanner that reads BOSH bodies
+ * (src/xml/scanner.ts). Nothing is expanded (there is no DTD; only the predefined entities and
+ * character references exist, checked and left as written) and nothing is rebuilt: a stanza is
+ * forwarded as the client's own bytes, cut from the message.
+ *
+ * The result says what the element is for the framing (RFC 7395 §3.3.1): the stream header
+ * `<open/>`, the stream close `<close/>` (with their attributes decoded), or anything else, which
+ * travels to the server as one link DATA frame (docs/link-protocol.md).
+ */
+import { decodeAttrValue } from '../bosh/body.ts'
+import { isSpace } from '../xml/chars.ts'
+import { XmlScanner } from '../xml/scanner.ts'
+import { NS_FRAMING, NS_STREAMS } from './framing.ts'
+import { WsMessageError, type WsMessageErrorCode } from './message-error.ts'
+
+export { WsMessageError } from './message-error.ts'
+export type { WsMessageErrorCode } from './message-error.ts'
+
+const NS_XML = 'http://www.w3.org/XML/1998/namespace'
+const NS_XMLNS = 'http://www.w3.org/2000/xmlns/'
+
+const LT = 0x3c
+const SLASH = 0x2f
+const BANG = 0x21
+const QUESTION = 0x3f
+
+/**
+ * Attributes of `<open/>` or `<close/>`, values decoded, keyed as written for unprefixed names
+ * ('to', 'version', 'see-other-uri') and 'xml:lang'. The record has no prototype.
+ */
+export type FramingAttrs = Record<string, string>
+
+export interface FramingMessage {
+  ok: true
+  kind: 'open' | 'close'
+  attrs: FramingAttrs
+}
+
+export interface ElementMessage {
+  ok: true
+  kind: 'element'
+  /** the element as the client wrote it, without an XML declaration or surrounding whitespace */
+  xml: string
+}
+
+export type WsMessage = FramingMessage | ElementMessage
+
+export interface MessageLimits {
+  /** element nesting: the message's element is at depth 1 */
+  maxDepth: number
+}
+
+/**
+ * Reads one message. Returns the error instead of throwing. `scanner` may be shared by calls
+ * that do not overlap (the session manager keeps one).
+ */
+export function parseMessage (text: string, limits: MessageLimits, scanner: XmlScanner = new XmlScanner()): WsMessage | WsMessageError {
+  scanner.reset(text)
+  return new MessageReader(text, scanner, limits).read()
+}
+
+class MessageReader {
+  /** prefixes declared so far: prefix to a stack of URIs, innermost last */
+  private scope: Map<string, string[]> | null = null
+  /** names of the open elements, and the prefixes each one declared */
+  private readonly open: string[] = []
+  private readonly declared: (string[] | null)[] = []
+  /** the namespace of the element startElement() last read; undefined for none */
+  private elementNs: string | undefined
+  /** set when a step fails for a reason of ours rather than the scanner's */
+  private failure: WsMessageError | null = null
+
+  constructor (private readonly s: string, private readonly sc: XmlScanner, private readonly limits: MessageLimits) {}
+
+  private error (code: WsMessageErrorCode, message: string, at: number): WsMessageError {
+    return new WsMessageError(code, `${message} (at ${at})`, at)
+  }
+
+  private fail (code: WsMessageErrorCode, message: string, at: number): -1 {
+    this.failure = this.error(code, message, at)
+    return -1
+  }
+
+  private scanError (): WsMessageError {
+    return this.failure ?? this.error('ws-not-well-formed', this.sc.reason, this.sc.at)
+  }
+
+  read (): WsMessage | WsMessageError {
+    const { s, sc } = this
+    // RFC 7395 §3.3.3: "The first character of each frame MUST be a '<' character." (So no
+    // whitespace keepalives either, RFC 7395 §3.8.)
+    if (s.charCodeAt(0) !== LT) return this.error('ws-not-well-formed', "a message must start with '<'", 0)
+    let i = 0
+    // RFC 7395 §3.3.3: an XML declaration is NOT RECOMMENDED, which leaves it allowed.
+    if (s.startsWith('<?xml') && isSpace(s.charCodeAt(5))) {
+      i = sc.xmlDecl(0)
+      if (i < 0) return this.scanError()
+      i = sc.skipSpace(i)
+    }
+    const restricted = this.restricted(i)
+    if (restricted !== null) return restricted
+    if (i >= s.length || s.charCodeAt(i) !== LT) return this.error('ws-not-well-formed', 'no element', i)
+    const rootStart = i
+    i = sc.startTag(i)
+    if (i < 0) return this.scanError()
+    if (!this.startElement(1, rootStart)) return this.scanError()
+    const ns = this.elementNs
+    const local = s.slice(sc.nameColon >= 0 ? sc.nameColon + 1 : rootStart + 1, sc.nameEnd)
+    const framing = this.classify(ns, local, rootStart)
+    if (framing instanceof WsMessageError) return framing
+    // The attributes are read now: scanning the content reuses the scanner's arrays.
+    const attrs = framing === null ? null : this.framingAttrs()
+    if (sc.selfClosing) {
+      this.endElement(1)
+    } else {
+      this.open[0] = s.slice(rootStart + 1, sc.nameEnd)
+      i = this.content(i)
+      if (i < 0) return this.scanError()
+    }
+    const end = i
+    // RFC 7395 §3.3.3: one element per message. XML 1.0 §2.1 [1] allows whitespace after it;
+    // comments and PIs are refused anyway (RFC 6120 §11.1).
+    i = sc.skipSpace(i)
+    if (i < s.length) return this.restricted(i) ?? this.error('ws-not-well-formed', 'data after the element', i)
+    if (framing !== null && attrs !== null) return { ok: true, kind: framing, attrs }
+    return { ok: true, kind: 'element', xml: s.slice(rootStart, end) }
+  }
+
+  /**
+   * 'open' or 'close' for the framing elements, null for anything else, or the error for an
+   * element the framing forbids.
+   */
+  private classify (ns: string | undefined, local: string, at: number): 'open' | 'close' | null | WsMessageError {
+    const header = local === 'open' || local === 'close'
+    if (ns === NS_FRAMING) {
+      if (header) return local === 'open' ? 'open' : 'close'
+      return this.error('ws-unsupported-framing', `<${local}/> in the framing namespace`, at)
+    }
+    // RFC 7395 §3.3.2: a stream header outside the framing namespace is invalid-namespace; so is
+    // the TCP binding's <stream:stream> header, which has no place in a framed stream.
+    if (header || (ns === NS_STREAMS && local === 'stream')) {
+      return this.error('ws-invalid-namespace', `<${local}/> not in the ${NS_FRAMING} namespace`, at)
+    }
+    // RFC 7395 §3.3.3: every message stands alone "complete with all relevant namespace
+    // declarations": with no stream root to inherit from, an element without one has none.
+    if (ns === undefined || ns === '') return this.error('ws-invalid-namespace', `<${local}/> has no namespace`, at)
+    return null
+  }
+
+  private framingAttrs (): FramingAttrs {
+    const { s, sc } = this
+    const attrs = Object.create(null) as FramingAttrs
+    for (let k = 0; k < sc.attrCount; k++) {
+      const name = sc.attrName[k]!
+      if ((sc.attrColon[k]! < 0 && name !== 'xmlns') || name === 'xml:lang') {
+        attrs[name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      }
+    }
+    return attrs
+  }
+
+  /** Markup RFC 6120 §11.1 forbids: comments, processing instructions, DTDs. */
+  private restricted (i: number): WsMessageError | null {
+    const s = this.s
+    if (s.startsWith('<!--', i)) return this.error('ws-restricted-xml', 'comment', i)
+    if (s.startsWith('<?', i)) return this.error('ws-restricted-xml', 'processing instruction', i)
+    if (s.startsWith('<!DOCTYPE', i)) return this.error('ws-restricted-xml', 'document type declaration', i)
+    return null
+  }
+
+  /** The element's content, from after its start tag to after its end tag. */
+  private content (i: number): number {
+    const { s, sc, limits } = this
+    const n = s.length
+    let depth = 1
+    for (;;) {
+      i = sc.text(i)
+      if (i < 0) return -1
+      if (i >= n) return this.fail('ws-not-well-formed', 'message ends inside the element', i)
+      const next = s.charCodeAt(i + 1)
+      if (next === SLASH) {
+        i = sc.endTag(i, this.open[depth - 1]!)
+        if (i < 0) return -1
+        this.endElement(depth)
+        if (--depth === 0) return i
+      } else if (next === BANG) {
+        if (!s.startsWith('<![CDATA[', i)) {
+          this.failure = this.restricted(i) ?? this.error('ws-not-well-formed', "'<!' that is not a CDATA section", i)
+          return -1
+        }
+        // RFC 6120 §11.1 does not forbid CDATA sections: they pass, as written.
+        i = sc.cdata(i)
+        if (i < 0) return -1
+      } else if (next === QUESTION) {
+        return this.fail('ws-restricted-xml', 'processing instruction', i)
+      } else {
+        const tagStart = i
+        i = sc.startTag(i)
+        if (i < 0) return -1
+        if (++depth > limits.maxDepth) return this.fail('ws-too-deep', `elements nested deeper than ${limits.maxDepth}`, tagStart)
+        if (!this.startElement(depth, tagStart)) return -1
+        if (sc.selfClosing) this.endElement(depth--)
+        else this.open[depth - 1] = s.slice(tagStart + 1, sc.nameEnd)
+      }
+    }
+  }
+
+  /** The namespace bookkeeping of one start tag; false on an error. Sets `elementNs`. */
+  private startElement (depth: number, tagStart: number): boolean {
+    const { s, sc } = this
+    let decls: string[] | null = null
+    let prefixed = 0
+    let defaultNs: string | undefined
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      if (colon < 0) {
+        if (sc.attrName[k] === 'xmlns') {
+          defaultNs = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+          // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names.
+          if (defaultNs === NS_XML || defaultNs === NS_XMLNS) {
+            this.fail('ws-not-well-formed', 'reserved namespace as the default namespace', sc.attrStart[k]!)
+            return false
+          }
+        }
+        continue
+      }
+      const start = sc.attrStart[k]!
+      if (colon - start !== 5 || !s.startsWith('xmlns', start)) {
+        prefixed++
+        continue
+      }
+      const prefix = sc.attrName[k]!.slice(6)
+      const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names, NSC: No Prefix Undeclaring.
+      if (uri === '' || prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
+        this.fail('ws-not-well-formed', `reserved or empty namespace in xmlns:${prefix}`, start)
+        return false
+      }
+      this.scope ??= new Map()
+      const stack = this.scope.get(prefix)
+      if (stack === undefined) this.scope.set(prefix, [uri])
+      else stack.push(uri)
+      ;(decls ??= []).push(prefix)
+    }
+    this.declared[depth] = decls
+    if (sc.nameColon >= 0) {
+      const prefix = s.slice(tagStart + 1, sc.nameColon)
+      if (prefix === 'xmlns') {
+        this.fail('ws-not-well-formed', 'element with the xmlns prefix', tagStart) // Namespaces in XML §3
+        return false
+      }
+      const uri = this.resolve(prefix, tagStart)
+      if (uri === undefined) return false
+      this.elementNs = uri
+    } else {
+      this.elementNs = defaultNs
+    }
+    if (prefixed === 0) return true
+    // Namespaces in XML §6.3: no two attributes with the same expanded name.
+    const expanded = prefixed > 1 ? new Set<string>() : null
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const start = sc.attrStart[k]!
+      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
+      const uri = this.resolve(s.slice(start, colon), start)
+      if (uri === undefined) return false
+      if (expanded !== null) {
+        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
+        if (expanded.has(key)) {
+          this.fail('ws-not-well-formed', `duplicate attribute ${sc.attrName[k]!}`, start)
+          return false
+        }
+        expanded.add(key)
+      }
+    }
+    return true
+  }
+
+  /** A prefix's namespace; undefined (after recording the failure) when undeclared. */
+  private resolve (prefix: string, at: number): string | undefined {
+    if (prefix === 'xml') return NS_XML
+    const stack = this.scope?.get(prefix)
+    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
+    // Namespaces in XML §5 NSC: Prefix Declared. No stream root declares anything here.
+    this.fail('ws-not-well-formed', `undeclared prefix ${prefix}`, at)
+    return undefined
+  }
+
+  private endElement (depth: number): void {
+    const decls = this.declared[depth]
+    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
+    this.declared[depth] = null
+  }
+}
