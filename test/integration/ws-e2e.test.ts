@@ -118,8 +118,19 @@ void t.test('a wrong password is an authentication failure over WebSocket', asyn
   await t.rejects(login('dave', 'wrong'), /AUTHFAIL/)
 })
 
+void t.test('xmpp.js\'s <close/> ends its c2s session on ejabberd', {
+  todo: 'seen: after xmpp.js (which always enables XEP-0198 resumption) closes, ejabberd still lists its session. ' +
+    'megaphone_link.erl ends the c2s stream on the link\'s CLOSE as a socket loss would, which leaves a resumable ' +
+    'session until resume_timeout (300 s); a CLOSE with an empty condition should end it as </stream:stream> does'
+}, async t => {
+  const grace = await xmppJs('frank')
+  await grace.stop()
+  await t.resolves(waitFor(async () => !(await ej.ctl('connected_users_info')).includes('frank@localhost/xmppjs'), 5_000, 'frank gone'))
+})
+
 void t.test('500 concurrent WebSocket sessions log in', async t => {
-  await waitFor(async () => await ej.connectedUsers() === 0, 15_000, 'earlier sessions gone')
+  // Sessions of earlier tests may still be listed (see the todo test above): count from here.
+  const before = await ej.connectedUsers()
   const n = 500
   const users: Record<string, string> = {}
   for (let i = 0; i < n; i++) users[`wsload${i}`] = 'pw'
@@ -132,10 +143,12 @@ void t.test('500 concurrent WebSocket sessions log in', async t => {
     clients.push(...await Promise.all(names.slice(i, i + 50).map(async u => await RawWs.login(wsUrl, u, 'pw'))))
   }
   t.equal(clients.length, n)
-  t.equal(await ej.connectedUsers(), n, 'ejabberd reports them all')
+  t.equal(await ej.connectedUsers(), before + n, 'ejabberd reports them all')
+  const info = await ej.ctl('connected_users_info')
+  t.equal(info.split('\n').filter(l => /^wsload\d+@localhost\/raw\S*\s+websocket\s/.test(l)).length, n, 'each one a websocket connection')
   await Promise.all(clients.map(async c => { await c.close() }))
-  await waitFor(async () => await ej.connectedUsers() === 0, 15_000, 'all sessions closed')
-  t.pass('all closed with <close/>')
+  await waitFor(async () => await ej.connectedUsers() === before, 15_000, 'all sessions closed')
+  t.pass('all closed with <close/>, and gone from ejabberd')
 })
 
 /** A minimal RFC 7395 client by hand (SASL PLAIN, restart, bind), light enough for hundreds. */
