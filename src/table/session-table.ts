@@ -201,9 +201,9 @@ export class SessionTable {
   private count = 0
   private longestProbe = 0
   /**
-   * The code (a, b) of the key `probe` last looked at, for `insert` to store. A typed array, not
-   * two number fields: an int32 outside the 31-bit small-integer range stored in a field would
-   * be boxed, i.e. allocated, on every lookup (measured 2x slower).
+   * The code (a, b) of the key `probe` last looked at, for `insert` to store. A typed array
+   * rather than two number fields, which V8 may have to box once a value leaves the 31-bit
+   * small-integer range (most codes do): a typed array element never allocates.
    */
   private readonly code = new Int32Array(2)
   private readonly scratch = new Uint32Array(2)
