@@ -22,7 +22,7 @@ export interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH) listens on' },
+  { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH, WebSocket) listens on' },
   { key: 'port', type: 'int', default: 5280, min: 0, max: 65535, description: 'port of the public HTTP server' },
   { key: 'boshPath', type: 'string', default: '/http-bind', description: 'URL path of the BOSH endpoint', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
   { key: 'boshUrl', type: 'string', default: '', description: 'BOSH URL advertised in host-meta (XEP-0156); derived from the request when empty' },
@@ -37,9 +37,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'polling', type: 'int', default: 2, min: 0, max: 3600, description: 'XEP-0124 polling: shortest interval between empty polls (s)' },
   { key: 'maxBodyBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024, description: 'largest BOSH request body (bytes); larger is policy-violation' },
   { key: 'maxPayloads', type: 'int', default: 100, min: 1, max: 10000, description: 'most payload elements in one request body' },
-  { key: 'maxDepth', type: 'int', default: 64, min: 2, max: 1024, description: 'deepest element nesting in a request body' },
+  { key: 'maxDepth', type: 'int', default: 64, min: 2, max: 1024, description: 'deepest element nesting in a BOSH request body or a WebSocket message' },
   { key: 'maxPendingBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'bytes queued for a client that is not polling before its session is dropped' },
-  { key: 'openTimeout', type: 'int', default: 10, min: 1, max: 300, description: 'seconds to wait for the server to answer a new session' },
+  { key: 'openTimeout', type: 'int', default: 10, min: 1, max: 300, description: 'seconds to wait for the server to answer a new session (WebSocket: also for the client\'s first `<open/>`)' },
   { key: 'timerResolution', type: 'int', default: 100, min: 1, max: 10000, description: 'timer wheel tick (ms): deadlines fire at most this late' },
   { key: 'websocketPath', type: 'string', default: '/xmpp-websocket', description: 'URL path of the WebSocket endpoint (RFC 7395)', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
   { key: 'websocketUrl', type: 'string', default: '', description: 'WebSocket URL advertised in host-meta (XEP-0156); derived from the request when empty', check: v => v === '' || /^wss?:\/\//.test(String(v)) ? undefined : 'must be empty or a ws:// or wss:// URL' },

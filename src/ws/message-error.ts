@@ -5,7 +5,7 @@
 import { MegaphoneError } from '../errors.ts'
 import type { StreamCondition } from './conditions.ts'
 
-/** Stable codes, documented in docs/websocket.md. */
+/** Stable codes, documented in docs/errors.md. */
 export type WsMessageErrorCode =
   /** not one well-formed XML 1.0 element with namespaces (truncation, trailing data, bad chars) */
   | 'ws-not-well-formed'
