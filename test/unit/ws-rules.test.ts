@@ -130,6 +130,15 @@ async function settle (ms = 30): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
+/** Waits (on the real clock, up to 2 s) until `check` holds: what crosses a socket takes a moment. */
+async function until (check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 2000
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await settle(5)
+  }
+}
+
 void t.test('RFC 7395 §3.1: the xmpp subprotocol is required, and echoed', async t => {
   const e = await Edge.start(t)
   for (const protocols of [[], ['chat']]) {
@@ -197,11 +206,12 @@ void t.test('RFC 7395 §3.3.3: each message is one standalone element, forwarded
   const c = await e.loggedIn(t)
   const conn = e.backend.last()
   e.backend.autoReply = false
+  const before = conn.received.length
   c.send(MSG)
   c.send("<?xml version='1.0'?><iq xmlns='jabber:client' type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>\n")
   c.send("<x:r xmlns:x='urn:xmpp:sm:3'/>")
   c.send("<message xmlns='jabber:client'><body><![CDATA[<b>&raw]]></body></message>")
-  await settle()
+  await until(() => conn.received.length === before + 4 || c.ws.readyState !== WebSocket.OPEN, 'four elements forwarded')
   t.same(conn.received.slice(-4), [
     MSG,
     "<iq xmlns='jabber:client' type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>",
@@ -299,7 +309,7 @@ void t.test('RFC 7395 §3.6: a WebSocket closed without <close/> ends the stream
   const e = await Edge.start(t)
   const c = await e.loggedIn(t)
   c.ws.terminate()
-  await settle()
+  await until(() => e.backend.last().closed !== undefined, 'the link connection closed')
   t.equal(e.backend.last().closed, 'client-gone')
   t.equal(e.bosh.manager.registry.size, 0)
 })
@@ -359,7 +369,7 @@ void t.test('open deadline: no <open/> from the client, or no header from the se
   e.backend.autoStart = false
   const d = await e.connect(t)
   d.send(OPEN)
-  await settle()
+  await until(() => e.backend.conns.size === 1, 'the OPEN on the link')
   e.advance(10_100)
   t.match((await d.rest()).messages, [/^<open /, streamError('remote-connection-failed'), CLOSE])
   t.equal(e.backend.last().closed, 'open-timeout')
@@ -393,7 +403,8 @@ void t.test('RFC 7395 §3.8: WebSocket pings every pingInterval; the pong keeps 
   const c = await e.loggedIn(t)
   for (let i = 1; i <= 5; i++) {
     e.advance(30_000)
-    await settle()
+    await until(() => c.pings === i, `ping ${i}`)
+    await settle() // and its pong back at the edge
     t.equal(c.pings, i, `ping ${i}`)
   }
   t.equal(c.ws.readyState, WebSocket.OPEN, '150 s without a stanza, but answering pings: still there')
@@ -404,9 +415,9 @@ void t.test('idle timeout: a client that sends nothing, not even a pong, is drop
   const c = await e.connect(t, ['xmpp'], { autoPong: false })
   c.send(OPEN)
   await c.next(); await c.next()
-  for (let i = 0; i < 2; i++) {
+  for (let i = 1; i <= 2; i++) {
     e.advance(30_000)
-    await settle()
+    await until(() => c.pings === i, `ping ${i}`)
   }
   t.equal(c.pings, 2, 'pinged twice, answered neither')
   t.equal(c.ws.readyState, WebSocket.OPEN, 'not yet idle for 90 s')
