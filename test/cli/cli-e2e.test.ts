@@ -101,11 +101,15 @@ void t.test('an unreachable URL exits 4', async t => {
   t.match(r.stderr, /cannot open a session at http:\/\/127\.0\.0\.1:1\/http-bind/)
 })
 
-void t.test('a ws:// URL selects WebSocket (here ejabberd\'s own, which the edge does not serve yet)', async t => {
-  const ws = `ws://127.0.0.1:${ej.httpPort}/ws`
+void t.test('a ws:// URL selects WebSocket (RFC 7395, the edge\'s endpoint)', async t => {
+  const ws = `ws://127.0.0.1:${edge.port}${edge.config.websocketPath}`
   const sent = await megaphone(['send', '-u', ws, '-j', `cli-alice@${d}`, `cli-dave@${d}`, 'over websocket'], { env })
   t.equal(sent.code, 0, `send over WebSocket exits 0 ${sent.stderr}`)
-  const r = await megaphone(['unread', '-u', ws, '-j', `cli-dave@${d}`], { env })
+  t.equal((await megaphone(['unread', '-c', '-j', `cli-dave@${d}`], { env })).stdout, '1\n', 'counted over BOSH')
+  const r = await megaphone(['unread', '-u', ws, '-j', `cli-dave@${d}`], { env: { ...env, MEGAPHONE_DEBUG: 'xml' } })
   t.equal(r.code, 0)
   t.match(r.stdout.trimEnd(), MESSAGE_LINE(`cli-alice@${d}`, 'over websocket'))
+  t.match(r.stderr, /^< <open [^>]*xmlns=["']urn:ietf:params:xml:ns:xmpp-framing["']/m, 'RFC 7395 framing: it was WebSocket')
+  const wrong = await megaphone(['unread', '-u', ws, '-j', `cli-dave@${d}`], { env: { ...env, MEGAPHONE_PASSWORD: 'wrong' } })
+  t.equal(wrong.code, 3, 'a wrong password over WebSocket exits 3 too')
 })
