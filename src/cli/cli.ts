@@ -1,7 +1,7 @@
 /**
  * `megaphone <utility> [options] [operands]`: the arguments, the password, one XMPP session, the
- * utility, and the exit status. Everything the process touches comes in through `Io`, so this
- * runs in tests as it runs from the shell.
+ * utility, and the exit status. Everything the process touches comes in through `Io`; main.ts
+ * supplies the real streams, environment and terminal.
  */
 import { getopt, optionArgument, type Parsed } from './args.ts'
 import { CliError, EXIT, UsageError, type ExitStatus } from './errors.ts'
