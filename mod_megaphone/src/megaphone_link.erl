@@ -1,0 +1,485 @@
+%%%----------------------------------------------------------------------
+%%% File    : megaphone_link.erl
+%%% Purpose : One link from a Megaphone edge: handshake, heartbeats, and the
+%%%           c2s sessions of every connection id it carries.
+%%%
+%%% The process owns the TCP socket and reads it with {packet, 0}: the
+%%% framing (docs/link-protocol.md) is done by megaphone_codec rather than by
+%%% {packet, 4}, because an oversized frame must be skipped and reported
+%%% without buffering it or closing the link, which {packet, 4} cannot do.
+%%%
+%%% Each session is a plain ejabberd_c2s process whose "socket" is a
+%%% #megaphone_socket{} (megaphone_session). This process is that socket's
+%%% owner: c2s monitors it, so when the link goes, every session goes.
+%%%----------------------------------------------------------------------
+-module(megaphone_link).
+-behaviour(gen_server).
+
+-export([start/3, start_link/3, accept/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
+         code_change/3]).
+
+-include_lib("p1_xmpp/include/xmpp.hrl").
+-include("logger.hrl").
+-include("megaphone.hrl").
+
+-define(PROTOCOL_VERSIONS, {1, 1}).
+%% docs/link-protocol.md "Maximum frame size": before AUTH_OK an
+%% unauthenticated peer can make us hold at most this much.
+-define(PRE_AUTH_MAX_FRAME, 1024).
+-define(EDGE_LABEL, <<"megaphone-link-edge">>).
+-define(BACKEND_LABEL, <<"megaphone-link-backend">>).
+
+-record(sess, {pid :: pid(),
+               mon :: reference(),
+               socket :: #megaphone_socket{},
+               %% c2s asked for input (setopts active once) and got none yet
+               active = false :: boolean(),
+               %% c2s has asked for input at least once: it has been accepted
+               accepted = false :: boolean(),
+               %% input waiting for c2s to ask, newest first, and its size
+               buf = [] :: [term()],
+               buf_bytes = 0 :: non_neg_integer(),
+               to :: binary(),
+               lang :: binary(),
+               %% the stream error condition c2s sent, carried into CLOSE
+               condition = <<>> :: binary(),
+               %% idle GC bookkeeping: reductions seen at the last sweep
+               reds = 0 :: non_neg_integer(),
+               collected = false :: boolean()}).
+
+-record(state, {sock :: gen_tcp:socket(),
+                peer :: {inet:ip_address(), inet:port_number()} | undefined,
+                phase = hello :: hello | open,
+                nonce = <<>> :: binary(),
+                secret :: binary(),
+                dec :: megaphone_codec:decoder(),
+                max_frame :: pos_integer(),
+                max_sessions :: pos_integer() | infinity,
+                max_buffer :: pos_integer(),
+                heartbeat_timeout :: pos_integer(),
+                handshake_timeout :: pos_integer(),
+                idle_gc :: non_neg_integer(),
+                last_recv = 0 :: integer(),
+                sessions = #{} :: #{pos_integer() => #sess{}},
+                monitors = #{} :: #{reference() => pos_integer()}}).
+
+%%====================================================================
+%% ejabberd_listener entry points (through mod_megaphone)
+%%====================================================================
+-spec start(gen_tcp, gen_tcp:socket(), list()) -> {ok, pid()} | {error, term()}.
+start(gen_tcp, Sock, Opts) ->
+    gen_server:start(?MODULE, [Sock, Opts], []).
+
+-spec start_link(gen_tcp, gen_tcp:socket(), list()) -> {ok, pid()} | {error, term()}.
+start_link(gen_tcp, Sock, Opts) ->
+    gen_server:start_link(?MODULE, [Sock, Opts], []).
+
+-spec accept(pid()) -> ok.
+accept(Pid) -> gen_server:cast(Pid, accept).
+
+%%====================================================================
+%% gen_server callbacks
+%%====================================================================
+init([Sock, Opts]) ->
+    Get = fun(K) -> mod_megaphone:listen_opt(K, Opts) end,
+    {ok, #state{sock = Sock,
+                secret = Get(secret),
+                max_frame = Get(max_frame_size),
+                max_sessions = Get(max_sessions),
+                max_buffer = Get(max_session_buffer),
+                heartbeat_timeout = Get(heartbeat_timeout),
+                handshake_timeout = Get(handshake_timeout),
+                idle_gc = Get(idle_gc),
+                dec = megaphone_codec:new_decoder(?PRE_AUTH_MAX_FRAME)}}.
+
+handle_call(Request, From, State) ->
+    ?WARNING_MSG("Unexpected call from ~p: ~p", [From, Request]),
+    {noreply, State}.
+
+handle_cast(accept, #state{sock = Sock} = State) ->
+    %% The listener hands the socket over only now (controlling_process).
+    Peer = case inet:peername(Sock) of {ok, P} -> P; _ -> undefined end,
+    Nonce = crypto:strong_rand_bytes(32),
+    ok = inet:setopts(Sock, [{active, once}, {send_timeout, 15000}]),
+    send(State, megaphone_codec:hello(?PROTOCOL_VERSIONS, Nonce)),
+    erlang:send_after(State#state.handshake_timeout, self(), handshake_timeout),
+    {noreply, State#state{peer = Peer, nonce = Nonce, last_recv = now_ms()}};
+handle_cast(Msg, State) ->
+    ?WARNING_MSG("Unexpected cast: ~p", [Msg]),
+    {noreply, State}.
+
+handle_info({tcp, Sock, Chunk}, #state{sock = Sock, dec = Dec} = State) ->
+    {Events, Dec1} = megaphone_codec:decode(Chunk, Dec),
+    State1 = State#state{dec = Dec1, last_recv = now_ms()},
+    case handle_events(Events, State1) of
+        {ok, State2} ->
+            ok = activate(Sock),
+            {noreply, State2};
+        {stop, State2} ->
+            {stop, normal, State2}
+    end;
+handle_info({tcp_closed, Sock}, #state{sock = Sock} = State) ->
+    {stop, normal, State};
+handle_info({tcp_error, Sock, Reason}, #state{sock = Sock} = State) ->
+    ?INFO_MSG("Megaphone link from ~ts: socket error ~p", [peer(State), Reason]),
+    {stop, normal, State};
+handle_info(handshake_timeout, #state{phase = hello} = State) ->
+    ?WARNING_MSG("Megaphone link from ~ts: no handshake within ~B ms",
+                 [peer(State), State#state.handshake_timeout]),
+    {stop, normal, State};
+handle_info(handshake_timeout, State) ->
+    {noreply, State};
+handle_info(heartbeat_check, #state{last_recv = Last, heartbeat_timeout = T} = State) ->
+    case now_ms() - Last > T of
+        true ->
+            ?WARNING_MSG("Megaphone link from ~ts: nothing received for ~B ms, closing",
+                         [peer(State), T]),
+            {stop, normal, State};
+        false ->
+            schedule_heartbeat_check(State),
+            {noreply, State}
+    end;
+handle_info(idle_gc, State) ->
+    schedule_idle_gc(State),
+    {noreply, idle_gc_sweep(State)};
+handle_info({garbage_collect, {megaphone_gc, Id}, _}, State) ->
+    {noreply, update_session(Id, fun(S) -> S#sess{reds = reductions(S#sess.pid)} end, State)};
+%% From c2s (megaphone_session callbacks)
+handle_info({megaphone_active, Id, Pid}, State) ->
+    {noreply, update_session(Id, fun(S) when S#sess.pid == Pid -> flush(S);
+                                    (S) -> S end, State)};
+handle_info({megaphone_stream_error, Id, Condition}, State) ->
+    {noreply, update_session(Id, fun(S) -> S#sess{condition = Condition} end, State)};
+handle_info({megaphone_stream_end, Id}, State) ->
+    {noreply, end_session(Id, keep, State)};
+handle_info({megaphone_closed, Id, _Pid}, State) ->
+    {noreply, end_session(Id, keep, State)};
+handle_info({'DOWN', Mon, process, _Pid, Reason}, #state{monitors = Mons} = State) ->
+    case maps:find(Mon, Mons) of
+        {ok, Id} ->
+            Condition = case Reason of
+                            normal -> keep;
+                            shutdown -> keep;
+                            {shutdown, _} -> keep;
+                            _ -> <<"internal-server-error">>
+                        end,
+            {noreply, end_session(Id, Condition, State)};
+        error ->
+            {noreply, State}
+    end;
+handle_info(Info, State) ->
+    ?WARNING_MSG("Unexpected info: ~p", [Info]),
+    {noreply, State}.
+
+terminate(_Reason, #state{sock = Sock, sessions = Sessions} = State) ->
+    case State#state.phase of
+        open -> ?INFO_MSG("Megaphone link from ~ts down: ~B sessions end",
+                          [peer(State), maps:size(Sessions)]);
+        hello -> ok
+    end,
+    %% The c2s processes see this process go down (they monitor it) and end
+    %% their streams; telling them too makes it prompt.
+    maps:foreach(fun(_Id, #sess{pid = Pid, socket = S}) -> Pid ! {tcp_closed, S} end,
+                 Sessions),
+    gen_tcp:close(Sock).
+
+code_change(_OldVsn, State, _Extra) -> {ok, State}.
+
+%%====================================================================
+%% Frames from the edge
+%%====================================================================
+handle_events([], State) ->
+    {ok, State};
+handle_events([Event | Rest], State) ->
+    case handle_event(Event, State) of
+        {ok, State1} -> handle_events(Rest, State1);
+        {stop, _} = Stop -> Stop
+    end.
+
+handle_event({too_short, Len}, State) ->
+    send(State, megaphone_codec:error(0, 'frame-too-short',
+                                      io_lib:format("length ~B is below 9; skipped", [Len]))),
+    {ok, State};
+handle_event({too_large, Id, Len}, #state{phase = hello} = State) ->
+    %% An unauthenticated peer gets no second chance.
+    send(State, megaphone_codec:error(Id, 'frame-too-large',
+                                      io_lib:format("length ~B before authentication", [Len]))),
+    {stop, State};
+handle_event({too_large, Id, Len}, #state{max_frame = Max} = State) ->
+    send(State, megaphone_codec:error(Id, 'frame-too-large',
+                                      io_lib:format("length ~B is above ~B; skipped", [Len, Max]))),
+    {ok, State};
+handle_event({frame, Id, Type, Data}, #state{phase = hello} = State) ->
+    handshake(Id, megaphone_codec:type_name(Type), Data, State);
+handle_event({frame, 0, Type, Data}, State) ->
+    control(megaphone_codec:type_name(Type), Type, Data, State);
+handle_event({frame, Id, Type, Data}, State) ->
+    session_frame(megaphone_codec:type_name(Type), Type, Id, Data, State).
+
+%% docs/link-protocol.md "Handshake" (XEP-0114 §3 is the model, with HMAC).
+handshake(0, auth, Data, #state{nonce = Nb, secret = Secret} = State) ->
+    case megaphone_codec:parse_auth(Data) of
+        {ok, 1, Ne, MacE} ->
+            Expected = crypto:mac(hmac, sha256, Secret, [?EDGE_LABEL, Nb, Ne]),
+            %% compared in constant time
+            case crypto:hash_equals(Expected, MacE) of
+                true ->
+                    MacB = crypto:mac(hmac, sha256, Secret, [?BACKEND_LABEL, Ne, Nb]),
+                    send(State, megaphone_codec:auth_ok(MacB)),
+                    ?INFO_MSG("Megaphone link from ~ts authenticated", [peer(State)]),
+                    State1 = State#state{phase = open, nonce = <<>>,
+                                         dec = megaphone_codec:set_max(State#state.dec,
+                                                                       State#state.max_frame)},
+                    schedule_heartbeat_check(State1),
+                    schedule_idle_gc(State1),
+                    {ok, State1};
+                false ->
+                    ?WARNING_MSG("Megaphone link from ~ts: wrong secret", [peer(State)]),
+                    refuse(State, 'auth-failed', <<"the handshake MAC did not match">>)
+            end;
+        {ok, Version, _, _} ->
+            refuse(State, 'unsupported-version',
+                   io_lib:format("version ~B; this backend speaks 1", [Version]));
+        error ->
+            refuse(State, 'bad-frame', <<"AUTH: fields too short">>)
+    end;
+handshake(_Id, _Type, _Data, State) ->
+    refuse(State, 'not-authenticated', <<"the first frame must be AUTH on connection 0">>).
+
+refuse(State, Name, Text) ->
+    send(State, megaphone_codec:error(0, Name, Text)),
+    {stop, State}.
+
+control(ping, _, Data, State) ->
+    case megaphone_codec:parse_ping(Data) of
+        {ok, Opaque} -> send(State, megaphone_codec:pong(Opaque));
+        error -> send(State, megaphone_codec:error(0, 'bad-frame', <<"PING: 8 bytes expected">>))
+    end,
+    {ok, State};
+control(pong, _, _Data, State) ->
+    {ok, State};
+control(stats_request, _, Data, #state{sessions = Sessions} = State) ->
+    case megaphone_codec:parse_stats_request(Data) of
+        {ok, ReqId} ->
+            OnNode = ejabberd_sm:connected_users_number(),
+            send(State, megaphone_codec:stats_reply(ReqId, maps:size(Sessions), OnNode));
+        error ->
+            send(State, megaphone_codec:error(0, 'bad-frame', <<"STATS_REQUEST: u32 expected">>))
+    end,
+    {ok, State};
+control(error, _, Data, State) ->
+    log_peer_error(0, Data, State),
+    {ok, State};
+control(unknown, Type, _Data, State) ->
+    send(State, megaphone_codec:error(0, 'unknown-type', io_lib:format("type ~B", [Type]))),
+    {ok, State};
+control(Name, _, _Data, State) ->
+    send(State, megaphone_codec:error(0, 'wrong-direction',
+                                      io_lib:format("~ts on connection 0", [Name]))),
+    {ok, State}.
+
+session_frame(open, _, Id, Data, State) ->
+    open_session(Id, Data, State);
+session_frame(data, _, Id, Data, State) ->
+    with_session(Id, State, fun(S) -> session_data(Id, Data, S, State) end);
+session_frame(restart, _, Id, _Data, State) ->
+    %% XEP-0206 §5 / RFC 7395 §3.3.3: a new stream header, as after SASL.
+    with_session(Id, State, fun(S) -> {ok, put_session(Id, deliver(header(S), 0, S), State)} end);
+session_frame(close, _, Id, Data, #state{sessions = Sessions} = State) ->
+    case maps:find(Id, Sessions) of
+        {ok, #sess{pid = Pid, socket = Socket, buf = Buf, accepted = Accepted}} ->
+            Reason = case megaphone_codec:parse_close(Data) of {ok, C} -> C; error -> <<>> end,
+            ?DEBUG("Megaphone session ~B closed by the edge: ~ts", [Id, Reason]),
+            case Reason of
+                <<>> when Accepted ->
+                    %% A logout (BOSH type='terminate', RFC 7395 <close/>) is a
+                    %% clean stream end, after any input still waiting: with
+                    %% XEP-0198 on, only a clean end ends the session at once
+                    %% instead of leaving it resumable (XEP-0198 §5).
+                    Pid ! {tcp, Socket, lists:reverse([{xmlstreamend, <<"stream:stream">>} | Buf])};
+                _ ->
+                    %% Anything else (inactivity, client gone, shutdown) is the
+                    %% connection lost, as a socket close would be; a client
+                    %% with stream management may resume. Before c2s has been
+                    %% accepted, any message ends it, which is what we want.
+                    Pid ! {tcp_closed, Socket}
+            end,
+            {ok, end_session(Id, <<>>, State)};
+        error ->
+            %% It may have crossed our own CLOSE on the wire: nothing to say.
+            {ok, State}
+    end;
+session_frame(error, _, Id, Data, State) ->
+    log_peer_error(Id, Data, State),
+    {ok, State};
+session_frame(unknown, Type, Id, _Data, State) ->
+    send(State, megaphone_codec:error(Id, 'unknown-type', io_lib:format("type ~B", [Type]))),
+    {ok, State};
+session_frame(Name, _, Id, _Data, State) ->
+    send(State, megaphone_codec:error(Id, 'wrong-direction',
+                                      io_lib:format("~ts from the edge", [Name]))),
+    {ok, State}.
+
+%%====================================================================
+%% Sessions
+%%====================================================================
+open_session(Id, Data, #state{sessions = Sessions, max_sessions = Max} = State) ->
+    case megaphone_codec:parse_open(Data) of
+        _ when is_map_key(Id, Sessions) ->
+            send(State, megaphone_codec:error(Id, 'duplicate-connection', <<"OPEN for a live id">>)),
+            {ok, State};
+        _ when Max /= infinity, map_size(Sessions) >= Max ->
+            send(State, megaphone_codec:error(Id, 'session-limit',
+                                              io_lib:format("~B sessions on this link", [Max]))),
+            {ok, State};
+        {error, Why} ->
+            send(State, megaphone_codec:error(Id, 'bad-frame', Why)),
+            {ok, State};
+        {ok, Transport, To, IP, Port, Lang} ->
+            Socket = #megaphone_socket{link = self(), sock = State#state.sock, id = Id,
+                                       transport = case Transport of
+                                                       bosh -> http_bind;
+                                                       websocket -> websocket
+                                                   end,
+                                       peer = {IP, Port}},
+            try megaphone_session:start(Socket, []) of
+                {ok, Pid} ->
+                    Mon = erlang:monitor(process, Pid),
+                    S = #sess{pid = Pid, mon = Mon, socket = Socket, to = To, lang = Lang},
+                    State1 = State#state{monitors = maps:put(Mon, Id, State#state.monitors)},
+                    %% c2s reads the header once it has been accepted and asks.
+                    {ok, put_session(Id, deliver(header(S), 0, S), State1)};
+                {error, Reason} ->
+                    start_failed(Id, Reason, State)
+            catch Class:Reason ->
+                    start_failed(Id, {Class, Reason}, State)
+            end
+    end.
+
+start_failed(Id, Reason, State) ->
+    ?WARNING_MSG("Megaphone session ~B: c2s failed to start: ~p", [Id, Reason]),
+    send(State, megaphone_codec:error(Id, internal, <<"the session could not start">>)),
+    {ok, State}.
+
+session_data(Id, Data, S, #state{max_buffer = MaxBuf} = State) ->
+    %% docs/link-protocol.md DATA: exactly one top-level element; no parser
+    %% per session (fxml_stream:parse_element refuses junk after the element).
+    case fxml_stream:parse_element(Data) of
+        #xmlel{} = El when S#sess.buf_bytes + byte_size(Data) =< MaxBuf ->
+            {ok, put_session(Id, deliver(El, byte_size(Data), S), State)};
+        #xmlel{} ->
+            ?WARNING_MSG("Megaphone session ~B: ~B bytes of input waiting, above ~B; closing",
+                         [Id, S#sess.buf_bytes + byte_size(Data), MaxBuf]),
+            S#sess.pid ! {tcp_closed, S#sess.socket},
+            {ok, end_session(Id, <<"policy-violation">>, State)};
+        {error, {_, Why}} ->
+            send(State, megaphone_codec:error(Id, 'bad-xml', Why)),
+            %% c2s answers with <stream:error><not-well-formed/>, then the
+            %% stream end, which becomes our CLOSE (RFC 6120 §4.9.3.13).
+            {ok, put_session(Id, deliver({xmlstreamerror, {0, Why}}, 0, S), State)}
+    end.
+
+header(#sess{to = To, lang = Lang}) ->
+    Attrs = [{<<"to">>, To}, {<<"xmlns">>, <<"jabber:client">>},
+             {<<"xmlns:stream">>, ?NS_STREAM}, {<<"version">>, <<"1.0">>}]
+        ++ [{<<"xml:lang">>, Lang} || Lang /= <<>>],
+    {xmlstreamstart, <<"stream:stream">>, Attrs}.
+
+%% c2s is only sent input after it asked (setopts active once): a message
+%% that reaches it before it was accepted kills it.
+deliver(Item, _Bytes, #sess{active = true, pid = Pid, socket = Socket} = S) ->
+    Pid ! {tcp, Socket, [Item]},
+    S#sess{active = false};
+deliver(Item, Bytes, #sess{buf = Buf, buf_bytes = B} = S) ->
+    S#sess{buf = [Item | Buf], buf_bytes = B + Bytes}.
+
+flush(#sess{buf = []} = S) ->
+    S#sess{active = true, accepted = true};
+flush(#sess{buf = Buf, pid = Pid, socket = Socket} = S) ->
+    Pid ! {tcp, Socket, lists:reverse(Buf)},
+    S#sess{buf = [], buf_bytes = 0, active = false, accepted = true}.
+
+%% Ends a session on our side: CLOSE to the edge (once), forget the id.
+%% `keep` uses the condition c2s reported with its stream error, if any.
+end_session(Id, Condition, #state{sessions = Sessions, monitors = Mons} = State) ->
+    case maps:take(Id, Sessions) of
+        {#sess{mon = Mon, condition = Own}, Sessions1} ->
+            erlang:demonitor(Mon, [flush]),
+            Cond = case Condition of keep -> Own; _ -> Condition end,
+            send(State, megaphone_codec:close(Id, Cond, <<>>)),
+            State#state{sessions = Sessions1, monitors = maps:remove(Mon, Mons)};
+        error ->
+            State
+    end.
+
+with_session(Id, #state{sessions = Sessions} = State, Fun) ->
+    case maps:find(Id, Sessions) of
+        {ok, S} -> Fun(S);
+        error ->
+            send(State, megaphone_codec:error(Id, 'unknown-connection', <<"no such connection">>)),
+            {ok, State}
+    end.
+
+put_session(Id, S, #state{sessions = Sessions} = State) ->
+    State#state{sessions = maps:put(Id, S, Sessions)}.
+
+update_session(Id, Fun, #state{sessions = Sessions} = State) ->
+    case maps:find(Id, Sessions) of
+        {ok, S} -> State#state{sessions = maps:put(Id, Fun(S), Sessions)};
+        error -> State
+    end.
+
+%% ejabberd 23.01's c2s keeps the heap it grew during login (~40 KiB) for as
+%% long as it idles, and never hibernates. A session whose reductions did not
+%% move for a whole sweep is idle: collect it once (asynchronously), and
+%% again only after it has worked and gone idle again.
+idle_gc_sweep(#state{sessions = Sessions} = State) ->
+    Sessions1 = maps:map(
+                  fun(Id, #sess{pid = Pid, reds = Last, collected = Done} = S) ->
+                          case reductions(Pid) of
+                              Last when not Done ->
+                                  erlang:garbage_collect(Pid, [{async, {megaphone_gc, Id}}]),
+                                  S#sess{collected = true};
+                              Last -> S;
+                              Now -> S#sess{reds = Now, collected = false}
+                          end
+                  end, Sessions),
+    State#state{sessions = Sessions1}.
+
+reductions(Pid) ->
+    case erlang:process_info(Pid, reductions) of
+        {reductions, R} -> R;
+        undefined -> 0
+    end.
+
+%%====================================================================
+%% Internal
+%%====================================================================
+send(#state{sock = Sock}, Frame) ->
+    %% A failed write means the link is going; tcp_closed will follow.
+    _ = gen_tcp:send(Sock, Frame),
+    ok.
+
+activate(Sock) ->
+    case inet:setopts(Sock, [{active, once}]) of
+        ok -> ok;
+        {error, _} -> self() ! {tcp_closed, Sock}, ok
+    end.
+
+schedule_heartbeat_check(#state{heartbeat_timeout = T}) ->
+    erlang:send_after(max(T div 3, 100), self(), heartbeat_check).
+
+schedule_idle_gc(#state{idle_gc = 0}) -> ok;
+schedule_idle_gc(#state{idle_gc = T}) -> erlang:send_after(T, self(), idle_gc).
+
+log_peer_error(Id, <<Code:16, Text/binary>>, State) ->
+    ?INFO_MSG("Megaphone link from ~ts: the edge reports error ~B on connection ~B: ~ts",
+              [peer(State), Code, Id, Text]);
+log_peer_error(Id, _, State) ->
+    ?INFO_MSG("Megaphone link from ~ts: malformed ERROR on connection ~B", [peer(State), Id]).
+
+peer(#state{peer = {IP, Port}}) -> [inet:ntoa(IP), $:, integer_to_list(Port)];
+peer(_) -> "?".
+
+now_ms() -> erlang:monotonic_time(millisecond).
