@@ -121,12 +121,11 @@ class RawBosh {
     const c = new RawBosh(url, sid)
     c.rid = first
     const auth = Buffer.from(`\0${user}\0${password}`).toString('base64')
-    let r = await c.request(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${auth}</auth>`).response
-    if (!r.includes('<success')) throw new Error('auth: ' + r)
-    r = await c.request('', undefined, "to='localhost' xmpp:restart='true'").response
-    if (!r.includes('bind')) r = await c.request('').response
-    r = await c.request("<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>").response
-    if (!r.includes('<jid>')) r = await c.request('').response
+    // XEP-0206: what the server sends arrives in whichever response is held when it exists,
+    // so each step sends its payload once and then polls until the expected answer came.
+    await c.until(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${auth}</auth>`, /<success/)
+    await c.until('', /<bind/, "to='localhost' xmpp:restart='true'")
+    await c.until("<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>raw</resource></bind></iq>", /<jid>/)
     await c.request("<presence xmlns='jabber:client'/>").response
     return c
   }
@@ -135,6 +134,13 @@ class RawBosh {
     const r = rid ?? ++this.rid
     const body = `<body rid='${r}' sid='${this.sid}' ${extra} xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh'>${payload}</body>`
     return { rid: r, response: post(this.url, body) }
+  }
+
+  async until (payload: string, expected: RegExp, extra = ''): Promise<string> {
+    let seen = await this.request(payload, undefined, extra).response
+    for (let i = 0; i < 10 && !expected.test(seen); i++) seen += await this.request('').response
+    if (!expected.test(seen)) throw new Error(`no ${String(expected)} in: ${seen}`)
+    return seen
   }
 
   async terminate (): Promise<void> {
