@@ -12,27 +12,10 @@ import { allocFrame } from './encoder.ts'
 import { FieldReader, str16Length, utf8, writeStr16, writeU16 } from './fields.ts'
 import { badFrame, type LinkProtocolError } from './errors.ts'
 
-export type Transport = 'bosh' | 'websocket'
-
-/** OPEN's fields; the same shape as the transports' OpenParams (src/backend/backend.ts). */
-export interface OpenParams {
-  transport: Transport
-  /** the domain the client asked for */
-  to: string
-  /** the browser's textual IPv4 or IPv6 address as the edge saw it */
-  ip: string
-  port: number
-  /** xml:lang of the stream, or '' */
-  lang: string
-}
-
-export interface StreamStart {
-  /** the stream id (XEP-0206 `authid` for the first one) */
-  id: string
-  from: string
-  version: string
-  lang: string
-}
+// OPEN's and STREAM_START's fields are the transports' own contract (src/backend/backend.ts):
+// one definition, so the link and the transports cannot drift apart.
+import type { OpenParams, StreamStart } from '../../backend/backend.ts'
+export type { Transport, OpenParams, StreamStart } from '../../backend/backend.ts'
 
 export interface Close {
   /** '' for a normal end; otherwise a reason (edge) or a stream error condition (backend) */
