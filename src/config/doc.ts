@@ -14,9 +14,26 @@ export function configurationDoc (): string {
 
 <!-- Generated from src/config/schema.ts by \`npm run docs:config\`; do not edit by hand. -->
 
-The edge reads its options from environment variables, then from flags; a flag wins over the
-variable. Every value is checked at start: a wrong one prints which option is wrong and why, and
-the process exits with status 2. \`--help\` prints the same list.
+The edge reads its options in four layers, each winning over the one before: the defaults, a JSON
+file named by \`--config\` or \`MEGAPHONE_CONFIG\`, environment variables, then flags. Every value
+is checked at start: a wrong one prints which option is wrong, where it was set and why, and the
+process exits with status 2. \`--help\` prints the same list.
+
+A configuration file is one JSON object; its keys are the option names without the dashes, in
+camelCase or kebab-case, and its values JSON numbers, booleans, strings, or arrays of strings for
+lists (strings as in the environment work too). An unknown key is an error, so a typo does not
+go unnoticed:
+
+\`\`\`json
+{
+  "port": 5280,
+  "domains": ["example.com"],
+  "maxWait": 60,
+  "adminHost": "10.0.0.5",
+  "linkHost": "ejabberd.internal",
+  "linkSecret": "keep this file readable by the edge's user only"
+}
+\`\`\`
 
 | flag | environment | type | default | meaning |
 |---|---|---|---|---|

@@ -22,6 +22,8 @@ export interface OptionSpec {
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
+  // Read first (flag, then environment): the file it names is the layer under the environment.
+  { key: 'config', type: 'string', default: '', description: 'path of a JSON configuration file: an object of option names as in this table\'s first column without the dashes, camelCase (`maxWait`) or kebab-case (`max-wait`); the environment and flags win over it' },
   { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH, WebSocket) listens on' },
   { key: 'port', type: 'int', default: 5280, min: 0, max: 65535, description: 'port of the public HTTP server' },
   { key: 'boshPath', type: 'string', default: '/http-bind', description: 'URL path of the BOSH endpoint', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
@@ -55,6 +57,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'linkQueueBytes', type: 'int', default: 64 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes queued for the link while it is congested or reconnecting' },
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   { key: 'heartbeatTimeout', type: 'int', default: 30, min: 2, max: 3600, description: 'seconds of link silence before it is considered lost' },
+  { key: 'adminHost', type: 'string', default: '127.0.0.1', description: 'address of the admin HTTP server (/metrics, /healthz, /readyz); keep it off the public network' },
+  { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port; the public host and port serve the admin routes on the public server instead' },
+  { key: 'drainTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway with status 1' },
   { key: 'logLevel', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug or trace', check: v => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(String(v)) ? undefined : 'must be one of fatal, error, warn, info, debug, trace, silent' }
 ]
 
