@@ -534,14 +534,16 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     if (this.state === STOPPED || this.state === WAITING || this.state === IDLE) return
     if (this.state === READY) this.n.linkLosses++
     else this.n.handshakeFailures++
-    this.teardown(reason, CONDITION_LINK_LOST, true)
     this.state = WAITING
+    this.teardown(reason, CONDITION_LINK_LOST, true)
+    // A listener of 'down' (or a session's onClose) may have called stop(): then no reconnect.
+    if (this.state !== WAITING) return
     const delay = backoffDelay(this.attempt, this.options.reconnectBase, this.options.reconnectMax, this.options.random)
-    this.emit('reconnecting', { attempt: this.attempt, delay })
     this.attempt++
     this.reconnectTimer = setTimeout(() => {
       if (this.state === WAITING) this.connect()
     }, delay)
+    this.emit('reconnecting', { attempt: this.attempt - 1, delay })
   }
 
   /**

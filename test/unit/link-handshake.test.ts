@@ -79,6 +79,23 @@ void t.test('wrong secret: the backend refuses our AUTH', async t => {
   t.equal(client.counters().handshakeFailures, 1)
 })
 
+void t.test('stop() from a \'down\' listener sticks: no reconnect is scheduled after it', async t => {
+  const backend = await FakeBackend.start({ secret: 'another secret' })
+  const client = setup(t, backend)
+  const reconnecting: unknown[] = []
+  client.on('reconnecting', info => reconnecting.push(info))
+  const stopped = new Promise<void>(resolve => {
+    client.once('down', () => { void client.stop().then(resolve) })
+  })
+  client.start()
+  await stopped
+  // Give a would-be reconnect (reconnectBase 5 ms, cap 20 ms) many times its delay to happen.
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.equal(backend.accepted, 1, 'the backend saw one connection only')
+  t.same(reconnecting, [], 'no reconnect was announced')
+  t.notOk(client.ready)
+})
+
 void t.test('impostor backend: its AUTH_OK MAC does not verify, the edge hangs up', async t => {
   const backend = await FakeBackend.start({ secret: SECRET, impostorSecret: 'guessed' })
   const client = setup(t, backend)
