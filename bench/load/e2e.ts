@@ -1,0 +1,255 @@
+/**
+ * One end-to-end target of a load run: N sessions logged in through a transport (the edge with
+ * mod_megaphone, or ejabberd's own mod_bosh or WebSocket), left idle, then stamped messages
+ * between random pairs, then logged out. Measures login rate and time, ejabberd's memory per
+ * session (as measured and after a full GC), the edge's memory per session, delivery latency,
+ * loss, duplication and order, and CPU per 1,000 messages.
+ */
+import { WorkerPool, EdgeProcess } from './children.ts'
+import type { BenchEjabberd, EjabberdMemory } from './ejabberd.ts'
+import { cpuSecondsOf } from './ejabberd.ts'
+import { decodeHistogram, distributionOf, latencyOf, newHistogram, type Latency } from './histogram.ts'
+import type { Transport, User, WorkerInit, WorkerStats } from './ipc.ts'
+import type { LoadOptions } from './options.ts'
+import { Progress, kib, sleep } from './progress.ts'
+
+export interface Target {
+  name: string
+  transport: Transport
+  /** the edge in front (started for this target) or ejabberd's own endpoint */
+  viaEdge: boolean
+  url: string
+}
+
+export interface MemoryPoint { sessions: number, ejabberd: number, edgeRss?: number }
+
+export interface TargetResult {
+  name: string
+  transport: Transport
+  sessions: number
+  failed: number
+  failures: Record<string, number>
+  dropped: Record<string, number>
+  login: { seconds: number, rate: number, p50_ms: number, p99_ms: number, max_ms: number }
+  ejabberd?: {
+    baseline: EjabberdMemory
+    idle: EjabberdMemory
+    idle_after_gc: EjabberdMemory
+    bytes_per_session: number
+    bytes_per_session_after_gc: number
+    processes_bytes_per_session: number
+    processes_bytes_per_session_after_gc: number
+  }
+  edge?: { rss_bytes_per_session: number, heap_bytes_per_session: number, rss: number, heap_used: number }
+  messages: { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, reordered: number }
+  latency_ms: Latency
+  distribution_ms: Array<[number, number]>
+  cpu: { ejabberd_seconds: number, edge_seconds: number, ejabberd_per_1000_messages: number, total_per_1000_messages: number }
+  memory_series: MemoryPoint[]
+}
+
+export interface RunContext {
+  opts: LoadOptions
+  users: User[] | { prefix: string, password: string, count: number }
+  ej: BenchEjabberd | undefined
+  domain: string
+  log: (line: string) => void
+}
+
+/** Source addresses 127.0.0.2, 127.0.0.3, ... (the whole 127/8 is loopback on Linux). */
+export function loopbacks (n: number, offset = 0): string[] {
+  return Array.from({ length: n }, (_, i) => `127.0.0.${2 + ((offset + i) % 250)}`)
+}
+
+/** Splits `count` sessions over workers of at most `perWorker`, addresses dealt round-robin. */
+export function workerInits (base: Omit<WorkerInit, 'first' | 'count' | 'localAddresses'>, count: number, perWorker: number, addresses: number): WorkerInit[] {
+  const workers = Math.max(1, Math.ceil(count / perWorker))
+  const addrs = loopbacks(Math.max(addresses, workers))
+  const inits: WorkerInit[] = []
+  let first = 0
+  for (let w = 0; w < workers; w++) {
+    const n = Math.floor(count / workers) + (w < count % workers ? 1 : 0)
+    inits.push({ ...base, first, count: n, localAddresses: addrs.filter((_, i) => i % workers === w) })
+    first += n
+  }
+  return inits
+}
+
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))] ?? 0
+}
+
+function merge (into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
+}
+
+export async function runTarget (ctx: RunContext, target: Target): Promise<TargetResult> {
+  const { opts, ej } = ctx
+  const n = opts.sessions
+  const progress = new Progress()
+  let edge: EdgeProcess | undefined
+  let url = target.url
+  if (target.viaEdge) {
+    if (ej === undefined) throw new Error('the edge needs the bench ejabberd')
+    edge = await EdgeProcess.start([
+      '--port', '0', '--link-port', String(ej.linkPort), '--link-secret', ej.linkSecret, '--log-level', 'warn',
+      // A table sized to the run: its arrays are allocated whole at start.
+      '--max-sessions', String(Math.max(1024, n * 2))
+    ])
+    url = url.replace('PORT', String(edge.port))
+  }
+  const pool = await WorkerPool.start(workerInits({
+    type: 'init', transport: target.transport, url, domain: ctx.domain, users: ctx.users,
+    maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.loginTimeout, loginDepth: 'full'
+  }, n, opts.perWorker, opts.addresses))
+  try {
+    const baseline = ej !== undefined ? await ej.memory(true) : undefined
+    const edgeBase = edge !== undefined ? await edge.memory(true) : undefined
+    const series: MemoryPoint[] = [{ sessions: 0, ejabberd: 0, ...(edgeBase !== undefined ? { edgeRss: 0 } : {}) }]
+
+    // Ramp: logins at the set rate, spread evenly over the workers.
+    const started = performance.now()
+    pool.send({ type: 'login', rate: opts.rate / pool.workers.length })
+    const deadline = started + (opts.rate > 0 ? n / opts.rate * 1000 : 0) + opts.loginTimeout * 1000 + 30_000
+    let nextSample = started + 3000
+    let sampling: Promise<void> | undefined
+    for (;;) {
+      await sleep(250)
+      const t = pool.totals()
+      const secs = (performance.now() - started) / 1000
+      progress.update(`${target.name}: login ${t.online + t.failed}/${n}  online ${t.online}  failed ${t.failed}  ${(t.online / secs).toFixed(0)}/s`)
+      if (t.done || performance.now() > deadline) break
+      // ejabberd's memory while sessions grow (one sample in flight at a time; each costs an erl start).
+      if (ej !== undefined && sampling === undefined && performance.now() > nextSample) {
+        nextSample = performance.now() + 3000
+        sampling = (async () => {
+          const online = pool.totals().online
+          const m = await ej.memory(false)
+          const e = edge !== undefined ? await edge.memory(false) : undefined
+          if (baseline !== undefined) series.push({ sessions: online, ejabberd: m.total - baseline.total, ...(e !== undefined && edgeBase !== undefined ? { edgeRss: e.rss - edgeBase.rss } : {}) })
+        })().finally(() => { sampling = undefined })
+      }
+    }
+    await sampling
+    const loginSeconds = (performance.now() - started) / 1000
+    progress.done()
+    const afterLogin = await pool.collect()
+    const loginTimes = afterLogin.flatMap(s => s.loginMs).sort((a, b) => a - b)
+    const online = afterLogin.reduce((a, s) => a + s.online, 0)
+    const failed = afterLogin.reduce((a, s) => a + s.failed, 0)
+    ctx.log(`${target.name}: ${online} online, ${failed} failed in ${loginSeconds.toFixed(1)} s (${(online / loginSeconds).toFixed(0)}/s); login p50 ${percentile(loginTimes, 50)} ms, p99 ${percentile(loginTimes, 99)} ms`)
+
+    // Idle: memory as an operator would see it, then what stays after every process is collected.
+    await sleep(opts.idle * 1000)
+    let ejabberd: TargetResult['ejabberd']
+    if (ej !== undefined && baseline !== undefined) {
+      const idle = await ej.memory(false)
+      const idleGc = await ej.memory(true)
+      const per = (m: number): number => online > 0 ? Math.round(m / online) : 0
+      ejabberd = {
+        baseline,
+        idle,
+        idle_after_gc: idleGc,
+        bytes_per_session: per(idle.total - baseline.total),
+        bytes_per_session_after_gc: per(idleGc.total - baseline.total),
+        processes_bytes_per_session: per(idle.processes - baseline.processes),
+        processes_bytes_per_session_after_gc: per(idleGc.processes - baseline.processes)
+      }
+      series.push({ sessions: online, ejabberd: idle.total - baseline.total })
+      ctx.log(`${target.name}: ejabberd ${kib(ejabberd.bytes_per_session)}/session idle (${kib(ejabberd.processes_bytes_per_session)} in processes), ${kib(ejabberd.bytes_per_session_after_gc)} after a full GC; c2s sessions ${idle.sessions}`)
+    }
+    let edgeMem: TargetResult['edge']
+    if (edge !== undefined && edgeBase !== undefined) {
+      const m = await edge.memory(true)
+      edgeMem = {
+        rss: m.rss,
+        heap_used: m.heapUsed,
+        rss_bytes_per_session: online > 0 ? Math.round((m.rss - edgeBase.rss) / online) : 0,
+        heap_bytes_per_session: online > 0 ? Math.round((m.heapUsed - edgeBase.heapUsed) / online) : 0
+      }
+      ctx.log(`${target.name}: edge RSS ${kib(edgeMem.rss_bytes_per_session)}/session, heap ${kib(edgeMem.heap_bytes_per_session)}/session (after GC)`)
+    }
+
+    // Messages between random pairs of online sessions; CPU counted over the sending and the drain.
+    const recipients = afterLogin.flatMap(s => s.onlineIndices)
+    const ejCpu0 = ej !== undefined ? await ej.cpuSeconds() : 0
+    const edgeCpu0 = edge !== undefined ? await cpuSecondsOf(edge.pid) : 0
+    const sendStart = performance.now()
+    pool.send({ type: 'send', rate: opts.messageRate / pool.workers.length, seconds: opts.messageSeconds, recipients })
+    const sendEnd = sendStart + opts.messageSeconds * 1000
+    let lastReceived = -1
+    let stableSince = 0
+    for (;;) {
+      await sleep(250)
+      const t = pool.totals()
+      progress.update(`${target.name}: messages sent ${t.sent}  received ${t.received}  online ${t.online}`)
+      const now = performance.now()
+      if (now < sendEnd + 500) continue
+      // Drain: done when everything sent arrived, or nothing more arrived for 3 s (at most 20 s).
+      if (t.received >= t.sent && t.sent > 0) break
+      if (t.received !== lastReceived) { lastReceived = t.received; stableSince = now }
+      if (now - stableSince > 3000 || now > sendEnd + 20_000) break
+    }
+    progress.done()
+    const ejCpu = ej !== undefined ? await ej.cpuSeconds() - ejCpu0 : 0
+    const edgeCpu = edge !== undefined ? await cpuSecondsOf(edge.pid) - edgeCpu0 : 0
+    const final = await pool.collect()
+    const result = summarize(target, final, { online, failed, loginSeconds, loginTimes, ejabberd, edge: edgeMem, series, ejCpu, edgeCpu, opts })
+    const l = result.latency_ms
+    ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (ejabberd) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
+
+    await pool.logout()
+    return result
+  } finally {
+    await pool.close()
+    if (edge !== undefined) await edge.stop()
+    // The next target starts from a node with no sessions left over.
+    if (ej !== undefined) {
+      const until = Date.now() + 60_000
+      while (Date.now() < until && await ej.connectedUsers() > 0) await sleep(1000)
+    }
+  }
+}
+
+function summarize (target: Target, stats: WorkerStats[], m: {
+  online: number, failed: number, loginSeconds: number, loginTimes: number[], ejabberd: TargetResult['ejabberd'],
+  edge: TargetResult['edge'], series: MemoryPoint[], ejCpu: number, edgeCpu: number, opts: LoadOptions
+}): TargetResult {
+  const h = newHistogram()
+  const failures: Record<string, number> = {}
+  const dropped: Record<string, number> = {}
+  let sent = 0; let received = 0; let duplicated = 0; let reordered = 0
+  for (const s of stats) {
+    h.add(decodeHistogram(s.histogram))
+    merge(failures, s.failures)
+    merge(dropped, s.dropped)
+    sent += s.sent
+    received += s.received
+    duplicated += s.duplicated
+    reordered += s.reordered
+  }
+  const per1000 = (cpu: number): number => sent > 0 ? cpu / (sent / 1000) : 0
+  return {
+    name: target.name,
+    transport: target.transport,
+    sessions: m.online,
+    failed: m.failed,
+    failures,
+    dropped,
+    login: {
+      seconds: Math.round(m.loginSeconds * 10) / 10,
+      rate: Math.round(m.online / m.loginSeconds),
+      p50_ms: percentile(m.loginTimes, 50),
+      p99_ms: percentile(m.loginTimes, 99),
+      max_ms: m.loginTimes[m.loginTimes.length - 1] ?? 0
+    },
+    ...(m.ejabberd !== undefined ? { ejabberd: m.ejabberd } : {}),
+    ...(m.edge !== undefined ? { edge: m.edge } : {}),
+    messages: { rate: m.opts.messageRate, seconds: m.opts.messageSeconds, sent, received, lost: Math.max(0, sent - received), duplicated, reordered },
+    latency_ms: latencyOf(h),
+    distribution_ms: distributionOf(h),
+    cpu: { ejabberd_seconds: m.ejCpu, edge_seconds: m.edgeCpu, ejabberd_per_1000_messages: per1000(m.ejCpu), total_per_1000_messages: per1000(m.ejCpu + m.edgeCpu) },
+    memory_series: m.series
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The throwaway ejabberd of a load run, through scripts/ejabberd.sh (the same script the demo
+ * and the tests use): its own directory, free loopback ports, users registered in bulk (one
+ * comprehension over `ejabberd_auth:try_register/3` on the node, thousands a second), memory
+ * read from the node with `erlang:memory/1`, CPU from /proc/<beam pid>/stat.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { freePort } from './ports.ts'
+
+const run = promisify(execFile)
+const SCRIPT = resolve(import.meta.dirname, '../../scripts/ejabberd.sh')
+/** USER_HZ: /proc/<pid>/stat counts CPU in clock ticks, 100 a second on Linux. */
+const TICKS = 100
+
+export interface EjabberdMemory {
+  total: number
+  processes: number
+  /** c2s sessions registered in ejabberd_sm */
+  sessions: number
+}
+
+export class BenchEjabberd {
+  private constructor (
+    readonly dir: string,
+    readonly pid: number,
+    readonly domain: string,
+    readonly httpPort: number,
+    readonly linkPort: number,
+    readonly linkSecret: string,
+    private readonly env: NodeJS.ProcessEnv
+  ) {}
+
+  static async start (opts: { logLevel?: string, idleGc?: number } = {}): Promise<BenchEjabberd> {
+    const dir = await mkdtemp(join(tmpdir(), 'megaphone-bench-ej-'))
+    const [c2s, http, link, dist] = [await freePort(), await freePort(), await freePort(), await freePort()]
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      EJ_DIR: dir,
+      EJ_NAME: `bench${process.pid}`,
+      EJ_C2S_PORT: String(c2s),
+      EJ_HTTP_PORT: String(http),
+      EJ_LINK_PORT: String(link),
+      EJ_DIST_PORT: String(dist),
+      EJ_LOGLEVEL: opts.logLevel ?? 'error',
+      EJ_IDLE_GC: String(opts.idleGc ?? 10),
+      // Above any user count a run registers, so every login finds its user cached.
+      EJ_CACHE_SIZE: '2000000',
+      EJ_USERS: ''
+    }
+    let out: string
+    try {
+      out = (await run('bash', [SCRIPT, 'start'], { env, maxBuffer: 1 << 20 })).stdout
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true })
+      throw err
+    }
+    const kv = new Map(out.split('\n').filter(l => l.includes('=')).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const pid = Number(kv.get('EJ_PID'))
+    const ej = new BenchEjabberd(dir, pid, kv.get('EJ_DOMAIN') ?? 'localhost', http, link, kv.get('EJ_LINK_SECRET') ?? '', env)
+    // Whatever happens to the harness, the node does not outlive it.
+    process.on('exit', ej.killNow)
+    return ej
+  }
+
+  get boshUrl (): string { return `http://127.0.0.1:${this.httpPort}/bosh` }
+  get wsUrl (): string { return `ws://127.0.0.1:${this.httpPort}/ws` }
+
+  private readonly killNow = (): void => { try { process.kill(this.pid, 'SIGKILL') } catch { /* gone */ } }
+
+  private async script (...args: string[]): Promise<string> {
+    return (await run('bash', [SCRIPT, ...args], { env: this.env, maxBuffer: 64 << 20 })).stdout
+  }
+
+  /** Evaluates an Erlang expression (ending with a dot) on the node; its value printed with ~p. */
+  async eval (expr: string): Promise<string> {
+    return (await this.script('eval', expr)).trim()
+  }
+
+  /** PREFIX1..PREFIXn with one password, in one call on the node. */
+  async registerBulk (prefix: string, n: number, password: string): Promise<number> {
+    return Number(await this.script('register-bulk', prefix, String(n), password))
+  }
+
+  /**
+   * erlang:memory() total and processes; with `gc`, after a garbage collection of every
+   * process first (what stays when nothing is left to collect).
+   */
+  async memory (gc: boolean): Promise<EjabberdMemory> {
+    const collect = gc ? '[erlang:garbage_collect(P) || P <- erlang:processes()], ' : ''
+    const out = await this.eval(`${collect}{erlang:memory(total), erlang:memory(processes), ejabberd_sm:connected_users_number()}.`)
+    const m = /\{(\d+),(\d+),(\d+)\}/.exec(out.replace(/\s/g, ''))
+    if (m === null) throw new Error(`unexpected memory reply: ${out}`)
+    return { total: Number(m[1]), processes: Number(m[2]), sessions: Number(m[3]) }
+  }
+
+  async connectedUsers (): Promise<number> {
+    return Number(await this.eval('ejabberd_sm:connected_users_number().'))
+  }
+
+  /** The `backlog` of every listener, as the running node has it: [port, module, backlog]. */
+  async backlogs (): Promise<Array<{ port: number, module: string, backlog: number }>> {
+    const out = await this.eval('[{P, M, maps:get(backlog, O, undefined)} || {{P, _, _}, M, O} <- ejabberd_option:listen()].')
+    return [...out.replace(/\s/g, '').matchAll(/\{(\d+),([a-z0-9_]+),(\d+|undefined)\}/g)]
+      .map(m => ({ port: Number(m[1]), module: m[2] ?? '', backlog: Number(m[3]) }))
+  }
+
+  /** CPU seconds (user + system) the node has used so far. */
+  async cpuSeconds (): Promise<number> {
+    return await cpuSecondsOf(this.pid)
+  }
+
+  async stop (): Promise<void> {
+    try { await this.script('stop') } finally {
+      process.off('exit', this.killNow)
+      this.killNow()
+      await rm(this.dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** CPU seconds (utime + stime) of a process, from /proc/<pid>/stat (proc(5) fields 14 and 15). */
+export async function cpuSecondsOf (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces; fields are counted after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / TICKS
+}

@@ -1,0 +1,120 @@
+/**
+ * The load harness's options: one table gives each flag, its default and what it does; `--help`
+ * is printed from it. Defaults are what `npm run bench:load` runs on the 2-core machine of
+ * docs/benchmarks.md within 10 minutes.
+ */
+import { parseArgs } from 'node:util'
+
+export interface LoadOptions {
+  mode: 'full' | 'e2e' | 'edge-only'
+  sessions: number
+  rate: number
+  messageRate: number
+  messageSeconds: number
+  idle: number
+  targets: string[]
+  perWorker: number
+  addresses: number
+  wait: number
+  loginTimeout: number
+  edgeSessions: number
+  edgeHeld: number
+  edgePollInterval: number
+  edgeLogin: 'full' | 'open'
+  usersFile: string
+  password: string
+  domain: string
+  boshUrl: string
+  wsUrl: string
+  out: string
+  help: boolean
+}
+
+interface Flag { name: keyof LoadOptions, flag: string, type: 'string' | 'int' | 'boolean' | 'list', default: string | number | boolean | string[], help: string }
+
+export const FLAGS: Flag[] = [
+  { name: 'mode', flag: 'mode', type: 'string', default: 'full', help: 'full (end to end, then edge-only), e2e, or edge-only' },
+  { name: 'sessions', flag: 'sessions', type: 'int', default: 10_000, help: 'end to end: sessions per target' },
+  { name: 'rate', flag: 'rate', type: 'int', default: 500, help: 'end to end: logins started per second (0: as fast as 1,000 in flight per worker allow)' },
+  { name: 'messageRate', flag: 'message-rate', type: 'int', default: 500, help: 'end to end: messages per second between random pairs of online sessions' },
+  { name: 'messageSeconds', flag: 'message-seconds', type: 'int', default: 30, help: 'end to end: how long messages are sent' },
+  { name: 'idle', flag: 'idle', type: 'int', default: 15, help: 'end to end: seconds every session stays idle before memory is read (mod_megaphone idle_gc sweeps every 10 s)' },
+  { name: 'targets', flag: 'targets', type: 'list', default: ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws'], help: 'end to end: which of megaphone (edge BOSH), mod_bosh, ejabberd_ws, megaphone_ws (edge WebSocket) to run, in order' },
+  { name: 'perWorker', flag: 'per-worker', type: 'int', default: 5000, help: 'sessions per client worker process (at most ~15,000 sockets each under the 20,000-file limit)' },
+  { name: 'addresses', flag: 'addresses', type: 'int', default: 8, help: 'loopback source addresses to spread client sockets over (127.0.0.2 ...)' },
+  { name: 'wait', flag: 'wait', type: 'int', default: 60, help: 'BOSH wait asked for at session creation (s)' },
+  { name: 'loginTimeout', flag: 'login-timeout', type: 'int', default: 120, help: 'seconds a login may take before it counts as failed' },
+  { name: 'edgeSessions', flag: 'edge-sessions', type: 'int', default: 200_000, help: 'edge-only: BOSH sessions created and kept alive by polling in one edge (1000000 for the full figure; 0 skips)' },
+  { name: 'edgeHeld', flag: 'edge-held', type: 'int', default: 19_000, help: 'edge-only: long-polls held at once by one edge (0 skips)' },
+  { name: 'edgePollInterval', flag: 'edge-poll-interval', type: 'int', default: 3, help: 'edge-only: shortest time between two polls of one session (s; the edge\'s polling is 2)' },
+  { name: 'edgeLogin', flag: 'edge-login', type: 'string', default: 'open', help: 'edge-only: open (session created, stream open) or full (SASL, bind, presence against the null backend)' },
+  { name: 'usersFile', flag: 'users-file', type: 'string', default: '', help: 'foreign deployment: a file of "user password" lines (localparts); no ejabberd is started' },
+  { name: 'password', flag: 'password', type: 'string', default: 'bench-pw', help: 'password of the registered bench users' },
+  { name: 'domain', flag: 'domain', type: 'string', default: 'localhost', help: 'XMPP domain (foreign deployment)' },
+  { name: 'boshUrl', flag: 'bosh-url', type: 'string', default: '', help: 'foreign deployment: a BOSH URL to load (target "bosh")' },
+  { name: 'wsUrl', flag: 'ws-url', type: 'string', default: '', help: 'foreign deployment: a WebSocket URL to load (target "ws")' },
+  { name: 'out', flag: 'out', type: 'string', default: 'bench/results', help: 'where summary.json, the charts and the run log go' },
+  { name: 'help', flag: 'help', type: 'boolean', default: false, help: 'this text' }
+]
+
+export class UsageError extends Error {
+  readonly code = 'BENCH_USAGE'
+}
+
+export function parseOptions (argv: string[]): LoadOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(FLAGS.map(f => [f.flag, { type: f.type === 'boolean' ? 'boolean' : 'string' }])),
+    strict: true,
+    allowPositionals: false
+  })
+  const out: Record<string, unknown> = {}
+  for (const f of FLAGS) {
+    const raw = values[f.flag]
+    if (raw === undefined) { out[f.name] = f.default; continue }
+    switch (f.type) {
+      case 'boolean': out[f.name] = raw === true; break
+      case 'int': {
+        const n = Number(raw)
+        if (typeof raw !== 'string' || !/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n)) throw new UsageError(`--${f.flag}: must be a non-negative integer (got ${String(raw)})`)
+        out[f.name] = n
+        break
+      }
+      case 'list': out[f.name] = String(raw).split(',').map(s => s.trim()).filter(s => s !== ''); break
+      default: out[f.name] = String(raw)
+    }
+  }
+  const o = out as unknown as LoadOptions
+  if (!['full', 'e2e', 'edge-only'].includes(o.mode)) throw new UsageError(`--mode: full, e2e or edge-only (got ${o.mode})`)
+  if (!['full', 'open'].includes(o.edgeLogin)) throw new UsageError(`--edge-login: full or open (got ${o.edgeLogin})`)
+  const known = ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws', 'bosh', 'ws']
+  for (const t of o.targets) if (!known.includes(t)) throw new UsageError(`--targets: unknown target ${t} (${known.join(', ')})`)
+  if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
+  if (o.addresses < 1 || o.addresses > 250) throw new UsageError('--addresses: 1 to 250')
+  if (o.edgePollInterval < 3 && o.edgePollInterval !== 0) o.edgePollInterval = 3
+  if (o.usersFile !== '' && o.boshUrl === '' && o.wsUrl === '') throw new UsageError('--users-file needs --bosh-url and/or --ws-url')
+  return o
+}
+
+export function usage (): string {
+  const lines = [
+    'usage: npm run bench:load -- [options]',
+    '',
+    'BOSH and WebSocket load: N sessions logged in (SASL PLAIN, bind, presence) through the edge',
+    'with mod_megaphone, ejabberd\'s own mod_bosh and its own WebSocket, on one throwaway ejabberd;',
+    'stamped messages between random pairs; memory, latency, loss; then the edge alone against a',
+    'null backend. Results in bench/results/ (summary.json, *.svg).',
+    '',
+    'options:'
+  ]
+  for (const f of FLAGS) {
+    const def = Array.isArray(f.default) ? f.default.join(',') : String(f.default)
+    lines.push(`  --${f.flag}${f.type === 'boolean' ? '' : ' V'}`.padEnd(26) + `${f.help}${f.type === 'boolean' ? '' : ` (default ${def === '' ? '""' : def})`}`)
+  }
+  lines.push('', 'examples:',
+    '  npm run bench:load                                   # the default run (10,000 sessions, ~8 min)',
+    '  npm run bench:load -- --mode edge-only --edge-sessions 1000000 --edge-held 0',
+    '  npm run bench:load -- --sessions 20 --rate 20 --message-seconds 3 --idle 1 --edge-sessions 200 --edge-held 100',
+    '  npm run bench:load -- --users-file users.txt --domain example.com --bosh-url https://example.com/http-bind --sessions 1000')
+  return lines.join('\n')
+}

@@ -1,0 +1,258 @@
+/**
+ * One client worker process: holds a slice of the sessions (at most ~15,000 sockets, under the
+ * 20,000-file limit), logs them in at the rate it is given, sends stamped messages and accounts
+ * for the ones it receives, and answers the harness over IPC (ipc.ts). Started by pool.ts.
+ */
+import http from 'node:http'
+import hdr from 'hdr-histogram-js'
+import { BoshClientSession, type BoshEndpoint } from './bosh-client.ts'
+import { WsClientSession } from './ws-client.ts'
+import type { ClientSession, SessionEvents } from './session.ts'
+import { isMessage, post, type FromWorker, type ToWorker, type User, type WorkerInit, type WorkerStats } from './ipc.ts'
+import { newHistogram } from './histogram.ts'
+
+/** Logins in flight at once per worker: a slow server must not make the worker open a socket per session at once. */
+const MAX_LOGINS_IN_FLIGHT = 1000
+/** Keys (sender, seq) and (receiver, sender) as one safe integer each. */
+const KEY = 2 ** 26
+
+let init: WorkerInit | undefined
+let sessions: ClientSession[] = []
+let agent: http.Agent | undefined
+let online = 0
+let failed = 0
+let loginsDone = 0
+let sent = 0
+let received = 0
+let duplicated = 0
+let reordered = 0
+let polls = 0
+let pollErrors = 0
+let held = 0
+let holding = false
+let polling = false
+const failures: Record<string, number> = {}
+const dropped: Record<string, number> = {}
+const loginMs: number[] = []
+const seen = new Set<number>()
+const lastSeq = new Map<number, number>()
+const histogram = newHistogram()
+const seqOf = new Map<number, number>()
+let progressTimer: NodeJS.Timeout | undefined
+
+function bump (table: Record<string, number>, key: string): void {
+  table[key] = (table[key] ?? 0) + 1
+}
+
+const events: SessionEvents = {
+  online (s) {
+    online++
+    loginsDone++
+    loginMs.push(Math.round(s.loginMs))
+  },
+  failed (_s, condition) {
+    failed++
+    loginsDone++
+    bump(failures, condition)
+  },
+  dropped (_s, condition) {
+    online--
+    bump(dropped, condition)
+  },
+  message (s, sender, seq, sentAt) {
+    const key = sender * KEY + seq
+    if (seen.has(key)) { duplicated++; return }
+    seen.add(key)
+    received++
+    // µs, at least 1: the histogram's lowest discernible value.
+    histogram.recordValue(Math.max(1, Math.round((performance.timeOrigin + performance.now() - sentAt) * 1000)))
+    const pair = s.index * KEY + sender
+    const last = lastSeq.get(pair) ?? -1
+    // Per sender→receiver pair, seqs rise; a lower one arrived after a higher one.
+    if (seq < last) reordered++
+    else lastSeq.set(pair, seq)
+  }
+}
+
+function userAt (w: WorkerInit, i: number): User {
+  const u = w.users
+  if (Array.isArray(u)) return u[i] ?? { name: `missing${i}`, password: '' }
+  return { name: `${u.prefix}${i + 1}`, password: u.password }
+}
+
+function setUp (w: WorkerInit): void {
+  init = w
+  const url = new URL(w.url)
+  if (w.transport === 'bosh') {
+    // Keep-alive: one socket carries many requests. Held requests keep theirs; the free pool is
+    // capped so that sockets opened for a burst are closed again instead of piling up.
+    agent = new http.Agent({ keepAlive: true, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' })
+  }
+  const ep: BoshEndpoint | undefined = agent === undefined
+    ? undefined
+    : { host: url.hostname, port: Number(url.port), path: url.pathname, agent, wait: w.wait, hold: w.hold }
+  const loginTimeoutMs = w.loginTimeout * 1000
+  sessions = []
+  for (let k = 0; k < w.count; k++) {
+    const i = w.first + k
+    const local = w.localAddresses[k % w.localAddresses.length] ?? '127.0.0.1'
+    sessions.push(ep !== undefined
+      ? new BoshClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, ep, local)
+      : new WsClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, w.url, local))
+  }
+  progressTimer = setInterval(report, 500)
+}
+
+function report (): void {
+  const msg: FromWorker = { type: 'progress', online, failed, sent, received, polls, held, done: loginsDone >= sessions.length }
+  post(process, msg)
+}
+
+/** Starts logins at `rate` per second (0: as fast as the in-flight cap allows). */
+function login (rate: number): void {
+  let next = 0
+  const started = performance.now()
+  const tick = (): void => {
+    const due = rate > 0 ? Math.min(sessions.length, Math.floor((performance.now() - started) / 1000 * rate) + 1) : sessions.length
+    while (next < due && next - loginsDone < MAX_LOGINS_IN_FLIGHT) sessions[next++]!.start()
+    if (next < sessions.length) setTimeout(tick, 5)
+  }
+  tick()
+}
+
+/** Sends `rate` messages per second for `seconds` from random online sessions to random recipients. */
+function send (rate: number, seconds: number, recipients: number[]): void {
+  const w = init
+  if (w === undefined || recipients.length < 2) return
+  const senders = sessions.filter(s => s.online)
+  if (senders.length === 0) return
+  const total = Math.round(rate * seconds)
+  let done = 0
+  const started = performance.now()
+  const tick = (): void => {
+    const due = Math.min(total, Math.floor((performance.now() - started) / 1000 * rate))
+    while (done < due) {
+      done++
+      const s = senders[Math.floor(Math.random() * senders.length)]!
+      if (!s.online) continue
+      let to = recipients[Math.floor(Math.random() * recipients.length)]!
+      if (to === s.index) to = recipients[(recipients.indexOf(to) + 1) % recipients.length]!
+      const seq = (seqOf.get(s.index) ?? 0) + 1
+      seqOf.set(s.index, seq)
+      s.sendMessage(userAt(w, to).name, seq)
+      sent++
+    }
+    if (done < total) setTimeout(tick, 2)
+  }
+  tick()
+}
+
+/** Edge-only: polls every online session once per pass, passes at least `interval` s apart. */
+function poll (interval: number, concurrency: number): void {
+  polling = true
+  let i = 0
+  let inFlight = 0
+  let passStarted = performance.now()
+  const live = sessions.filter((s): s is BoshClientSession => s instanceof BoshClientSession && s.online)
+  const pump = (): void => {
+    while (polling && inFlight < concurrency) {
+      if (i >= live.length) {
+        // XEP-0124 §12: a polling session may not poll empty more often than `polling` (2 s).
+        if (performance.now() - passStarted < interval * 1000 || inFlight > 0) { setTimeout(pump, 50); return }
+        i = 0
+        passStarted = performance.now()
+      }
+      const s = live[i++]
+      if (s === undefined) return
+      if (!s.online) continue
+      inFlight++
+      s.pollOnce(err => {
+        inFlight--
+        polls++
+        if (err !== undefined) { pollErrors++; bump(failures, `poll:${err}`) }
+        pump()
+      })
+    }
+  }
+  pump()
+}
+
+/** Edge-only: one long-poll held per session, each on its own connection, renewed when answered. */
+function hold (): void {
+  holding = true
+  const renew = (s: BoshClientSession): void => {
+    if (!holding || !s.online) return
+    held++
+    s.pollOnce(err => {
+      held--
+      if (err !== undefined) { pollErrors++; bump(failures, `hold:${err}`); return }
+      renew(s)
+    })
+  }
+  let i = 0
+  // Open the held requests in slices so the edge's accept queue is never flooded.
+  const slice = (): void => {
+    const end = Math.min(sessions.length, i + 500)
+    for (; i < end; i++) {
+      const s = sessions[i]
+      if (s instanceof BoshClientSession) renew(s)
+    }
+    if (i < sessions.length) setTimeout(slice, 20)
+  }
+  slice()
+}
+
+function stats (): WorkerStats {
+  return {
+    type: 'stats',
+    online,
+    failed,
+    failures,
+    loginMs,
+    onlineIndices: sessions.filter(s => s.online).map(s => s.index),
+    sent,
+    received,
+    duplicated,
+    reordered,
+    histogram: hdr.encodeIntoCompressedBase64(histogram),
+    dropped,
+    polls,
+    pollErrors
+  }
+}
+
+function logout (): void {
+  holding = false
+  polling = false
+  let i = 0
+  // In slices: a BOSH terminate is one more request (and maybe one more socket) per session.
+  const slice = (): void => {
+    const end = Math.min(sessions.length, i + 500)
+    for (; i < end; i++) sessions[i]!.logout()
+    if (i < sessions.length) { setTimeout(slice, 50); return }
+    // Let the last terminates and WebSocket closes go out before saying so.
+    setTimeout(() => { post(process, { type: 'logged-out' } satisfies FromWorker) }, 1000)
+  }
+  slice()
+}
+
+process.on('message', (m: unknown) => {
+  if (!isMessage(m)) return
+  const msg = m as ToWorker
+  switch (msg.type) {
+    case 'init': setUp(msg); post(process, { type: 'ready' } satisfies FromWorker); break
+    case 'login': login(msg.rate); break
+    case 'send': send(msg.rate, msg.seconds, msg.recipients); break
+    case 'poll': poll(msg.interval, msg.concurrency); break
+    case 'stop-polling': polling = false; break
+    case 'hold': hold(); break
+    case 'collect': post(process, stats()); break
+    case 'logout': logout(); break
+    case 'exit':
+      clearInterval(progressTimer)
+      agent?.destroy()
+      process.exit(0)
+  }
+})
+// The harness going away ends the worker: no client process outlives a run.
+process.on('disconnect', () => { process.exit(0) })
