@@ -61,6 +61,8 @@
                 handshake_timeout :: pos_integer(),
                 idle_gc :: non_neg_integer(),
                 last_recv = 0 :: integer(),
+                %% the link's own heap (words) right after it last collected itself
+                gc_heap = 0 :: non_neg_integer(),
                 sessions = #{} :: #{pos_integer() => #sess{}},
                 monitors = #{} :: #{reference() => pos_integer()}}).
 
@@ -142,7 +144,7 @@ handle_info(heartbeat_check, #state{last_recv = Last, heartbeat_timeout = T} = S
     end;
 handle_info(idle_gc, State) ->
     schedule_idle_gc(State),
-    {noreply, idle_gc_sweep(State)};
+    {noreply, self_gc(idle_gc_sweep(State))};
 handle_info({garbage_collect, {megaphone_gc, Id}, _}, State) ->
     {noreply, update_session(Id, fun(S) -> S#sess{reds = reductions(S#sess.pid)} end, State)};
 %% From c2s (megaphone_session callbacks)
@@ -446,6 +448,21 @@ idle_gc_sweep(#state{sessions = Sessions} = State) ->
                           end
                   end, Sessions),
     State#state{sessions = Sessions1}.
+
+%% The link process itself holds a few hundred bytes per session, but its heap
+%% grows with the garbage of every frame it relays and, like c2s, is not shrunk
+%% while it idles (measured: ~2 KiB a session at 1,000 sessions). Collect it at
+%% a sweep when it has grown to twice its size after the last collection, so
+%% the cost (a copy of the live heap) stays proportional to real growth.
+self_gc(#state{gc_heap = Last} = State) ->
+    {total_heap_size, Now} = erlang:process_info(self(), total_heap_size),
+    if Now > 2 * Last ->
+            erlang:garbage_collect(),
+            {total_heap_size, After} = erlang:process_info(self(), total_heap_size),
+            State#state{gc_heap = After};
+       true ->
+            State
+    end.
 
 reductions(Pid) ->
     case erlang:process_info(Pid, reductions) of
