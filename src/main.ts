@@ -1,13 +1,13 @@
 /**
  * The edge process: configuration, logs, then runEdge; a graceful stop on SIGTERM / SIGINT
- * within a bound, and a second signal exits at once.
+ * within a bound (`drainTimeout`), and a second signal exits at once.
+ *
+ * Exit status: 0 after a graceful stop, 1 when the stop failed, overran its bound or was cut
+ * short by a second signal, 2 for a configuration error (docs/errors.md `CONFIG_INVALID`).
  */
 import { ConfigError, helpText, loadConfig, type Config } from './config/load.ts'
 import { createLogger } from './log.ts'
 import { runEdge } from './run-edge.ts'
-
-/** How long a graceful stop may take before the process exits anyway. */
-const STOP_BOUND_MS = 10_000
 
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
@@ -30,14 +30,22 @@ async function main (): Promise<void> {
   let stopping = false
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
+      // The operator means it (or the supervisor's own timeout is near): no more waiting.
       log.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
     }
     stopping = true
-    log.info({ signal }, 'stopping')
-    const bound = setTimeout(() => { log.error('stop took too long: exiting'); process.exit(1) }, STOP_BOUND_MS)
+    const started = performance.now()
+    log.info({ signal, bound: config.drainTimeout }, 'stopping')
+    // A client that never finishes its request, or a backend that stops reading, must not keep
+    // the process past the bound its supervisor expects (Kubernetes' grace period, systemd's
+    // TimeoutStopSec): set drainTimeout below that.
+    const bound = setTimeout(() => { log.error({ bound: config.drainTimeout }, 'stop took too long: exiting'); process.exit(1) }, config.drainTimeout * 1000)
     bound.unref()
-    stop().then(() => { log.info('stopped'); process.exit(0) }, (err: unknown) => { log.error({ err }, 'stop failed'); process.exit(1) })
+    stop().then(
+      () => { log.info({ ms: Math.round(performance.now() - started) }, 'stopped'); process.exit(0) },
+      (err: unknown) => { log.error({ err }, 'stop failed'); process.exit(1) }
+    )
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)

@@ -1,20 +1,33 @@
 /**
- * Starts the edge from a resolved configuration: the link to ejabberd and the BOSH and
- * WebSocket server.
- * Returns the function that stops both gracefully. The entry point (main.ts) and the
+ * Starts the edge from a resolved configuration: the link to ejabberd, the BOSH and WebSocket
+ * server, and the admin server (metrics, health).
+ * Returns the function that stops them gracefully. The entry point (main.ts) and the
  * end-to-end tests both start the edge through here.
  */
+import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/load.ts'
-import type { Logger } from './log.ts'
+import { sessionLogger, type Logger } from './log.ts'
 import { LinkClient } from './link/index.ts'
 import { createBoshEdge } from './bosh/edge.ts'
 import { createWebSocketEdge, webSocketEdgeOptions } from './ws/edge.ts'
+import { createMetrics } from './metrics/metrics.ts'
+import { buildAdminApp } from './admin/server.ts'
+import { adminRoutes, type AdminState } from './admin/routes.ts'
 
 export interface RunningEdge {
   /** the port the BOSH server listens on */
   port: number
+  /** the port of the admin server (metrics, health); the public port when they share it */
+  adminPort: number
   /** the link is up and authenticated (new sessions can open) */
   linkUp: () => boolean
+  /** a graceful stop has begun */
+  draining: () => boolean
+  /**
+   * Graceful stop: no new sessions, every held BOSH request answered with system-shutdown,
+   * every WebSocket closed with <close/>, the link closed, the servers closed. Idempotent: a
+   * second call returns the first one's promise.
+   */
   stop: () => Promise<void>
 }
 
@@ -34,6 +47,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   link.on('warning', err => { log.warn({ code: err.code, err: err.message }, 'link warning') })
   link.start()
 
+  const metrics = createMetrics()
   const edge = await createBoshEdge(link, {
     path: config.boshPath,
     maxSessions: config.maxSessions,
@@ -53,21 +67,71 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     boshUrl: config.boshUrl,
     // host-meta derives the absolute ws:// URL from a path, per request
     websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath,
-    trustProxy: config.trustProxy
+    trustProxy: config.trustProxy,
+    observeBosh: metrics.observeBoshRequest
   })
   // RFC 7395 on the same server, in the same session table, over the same link.
-  await createWebSocketEdge(edge.app, link, edge.manager.registry, webSocketEdgeOptions(config))
+  const ws = await createWebSocketEdge(edge.app, link, edge.manager.registry, webSocketEdgeOptions(config))
+
+  // Session starts and ends, at debug: a line per session is too many at info for a million
+  // users. The child logger is made only when the line is written (src/log.ts says why).
+  edge.manager.events = {
+    opened: (sid, connId) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'bosh', sid, connId }).debug('session opened') },
+    ended: (sid, connId, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'bosh', sid, connId }).debug({ reason }, 'session ended') }
+  }
+  ws.manager.events = {
+    opened: s => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket', connId: s.connId }).debug({ row: s.row, ip: s.client.ip }, 'session opened') },
+    ended: (s, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket', connId: s.connId }).debug({ row: s.row, reason }, 'session ended') }
+  }
+
+  let draining = false
+  metrics.attach({
+    bosh: edge.manager,
+    websocket: ws.manager,
+    table: edge.manager.registry.table,
+    link,
+    draining: () => draining
+  })
+  const adminState: AdminState = { registry: metrics.registry, linkUp: () => link.ready, draining: () => draining }
+
+  // The admin routes stay off the public server unless the operator gives both the same address.
+  const shared = config.adminPort === config.port && config.adminHost === config.host && config.port !== 0
+  let admin: FastifyInstance | undefined
+  if (shared) {
+    adminRoutes(edge.app, adminState)
+    log.warn('admin routes (/metrics, /healthz, /readyz) are on the public server: adminHost and adminPort equal host and port')
+  } else {
+    admin = buildAdminApp(adminState)
+    await admin.listen({ host: config.adminHost, port: config.adminPort })
+  }
   await edge.app.listen({ host: config.host, port: config.port })
-  const address = edge.app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const port = portOf(edge.app, config.port)
+  const adminPort = admin === undefined ? port : portOf(admin, config.adminPort)
   log.info({ url: `http://${config.host}:${port}${config.boshPath}` }, 'BOSH listening')
   log.info({ url: `ws://${config.host}:${port}${config.websocketPath}` }, 'WebSocket listening')
+  log.info({ url: `http://${config.adminHost}:${adminPort}/metrics` }, 'admin listening')
 
+  let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
-    // XEP-0124 §17.2 system-shutdown for every session, then the server, then the link.
-    edge.manager.shutdown()
-    await edge.app.close()
-    await link.stop()
+    stopping ??= (async () => {
+      // /readyz turns 503 first, so a balancer stops sending new users here.
+      draining = true
+      log.info({ bosh: edge.manager.size - ws.manager.size, websocket: ws.manager.size, held: edge.manager.heldRequests() }, 'draining')
+      // XEP-0124 §17.2 system-shutdown for every BOSH session (held requests answered now; new
+      // sessions refused with it while the server closes). The WebSockets hear <close/> (RFC 7395
+      // §3.6.1 see-other-uri where configured) from the server's preClose hook (src/ws/route.ts).
+      edge.manager.shutdown()
+      await edge.app.close()
+      // CLOSE for whatever is still open, then the socket (src/link/client.ts stop()).
+      await link.stop()
+      await admin?.close()
+    })()
+    await stopping
   }
-  return { port, linkUp: () => link.ready, stop }
+  return { port, adminPort, linkUp: () => link.ready, draining: () => draining, stop }
+}
+
+function portOf (app: FastifyInstance, fallback: number): number {
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? address.port : fallback
 }

@@ -17,6 +17,7 @@ export interface BoshEdgeOptions extends Partial<BoshOptions> {
   websocketUrl?: string
   trustProxy?: boolean
   logger?: AppOptions['logger']
+  observeBosh?: AppOptions['observeBosh']
   /** a clock in ms and the tick driving the wheel; tests inject both */
   now?: () => number
   ticks?: TickSource
@@ -58,7 +59,8 @@ export async function createBoshEdge (backend: Backend, o: BoshEdgeOptions = {})
     boshUrl: o.boshUrl ?? '',
     websocketUrl: o.websocketUrl ?? '',
     trustProxy: o.trustProxy ?? false,
-    logger: o.logger
+    logger: o.logger,
+    observeBosh: o.observeBosh
   })
   app.addHook('onClose', (_app, done) => { wheel.stop(); done() })
   return { manager, wheel, app }

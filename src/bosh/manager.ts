@@ -25,6 +25,15 @@ export interface BoshStats {
   requests: Record<string, number>
 }
 
+/**
+ * Observers of session starts and ends (logs). Called once per session at each end, never per
+ * request; `connId` is the link's connection id (0 when the link never gave one).
+ */
+export interface BoshSessionEvents {
+  opened? (sid: string, connId: number): void
+  ended? (sid: string, connId: number, reason: string): void
+}
+
 // Two deadlines per session, named row * 2 + kind so that no timer needs an object.
 const WAIT = 0
 const INACTIVITY = 1
@@ -41,6 +50,9 @@ export class BoshManager implements SessionHost {
   private deadlines: Deadlines
   readonly stats: BoshStats = { sessionsOpened: 0, sessionsEnded: {}, requests: {} }
   private accepting = true
+  events: BoshSessionEvents = {}
+  /** the row and connection id of the stream closed last (see closeStream) */
+  private readonly closed = { row: -1, connId: 0 }
 
   constructor (
     private readonly backend: Backend,
@@ -54,6 +66,9 @@ export class BoshManager implements SessionHost {
   }
 
   get size (): number { return this.registry.size }
+
+  /** True once shutdown() has run: new sessions hear system-shutdown. */
+  get draining (): boolean { return !this.accepting }
 
   /** Held requests across all sessions (for metrics; walks the sessions). */
   heldRequests (): number {
@@ -133,6 +148,7 @@ export class BoshManager implements SessionHost {
     }
     this.stats.sessionsOpened++
     this.count('created')
+    this.events.opened?.(s.sid, s.connId)
     // No server answer within openTimeout: the wait deadline doubles as the open deadline.
     this.setWaitDeadline(s, this.now() + o.openTimeout * 1000)
     // XEP-0206 §5 is silent on payloads in the creation request; XEP-0124 §7.1 allows none.
@@ -172,6 +188,9 @@ export class BoshManager implements SessionHost {
     if (s.connId === 0) return
     const id = s.connId
     s.connId = 0
+    // For the `ended` event: a session ending closes its stream just before release().
+    this.closed.row = s.row
+    this.closed.connId = id
     try { this.backend.close(id, condition) } catch (err) { if (!isMegaphoneError(err)) throw err }
   }
 
@@ -187,6 +206,7 @@ export class BoshManager implements SessionHost {
 
   release (s: BoshSession): void {
     if (this.sessions[s.row] !== s) return
+    const connId = s.connId !== 0 ? s.connId : this.closed.row === s.row ? this.closed.connId : 0
     this.closeStream(s, '')
     this.deadlines.cancel(s.row * 2 + WAIT)
     this.deadlines.cancel(s.row * 2 + INACTIVITY)
@@ -194,6 +214,7 @@ export class BoshManager implements SessionHost {
     this.registry.close(s.row)
     const why = s.endReason
     this.stats.sessionsEnded[why] = (this.stats.sessionsEnded[why] ?? 0) + 1
+    this.events.ended?.(s.sid, connId, why)
   }
 
   /** Graceful drain: no new sessions, and every held request hears system-shutdown (XEP-0124 §17.2). */

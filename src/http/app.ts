@@ -21,6 +21,8 @@ export interface AppOptions {
   /** trust X-Forwarded-For from a proxy in front (fastify's trustProxy) */
   trustProxy: boolean
   logger?: boolean | object
+  /** sees each BOSH response: its HTTP status and how long the request was open (metrics) */
+  observeBosh?: (status: number, seconds: number) => void
 }
 
 export async function buildApp (manager: BoshManager, o: AppOptions): Promise<FastifyInstance> {
@@ -52,6 +54,14 @@ export async function buildApp (manager: BoshManager, o: AppOptions): Promise<Fa
     const status = condition === 'policy-violation' ? 403 : condition === 'bad-request' ? 400 : 500
     return await reply.code(status).type('text/xml; charset=utf-8').send(terminateResponse(condition))
   })
+  const observe = o.observeBosh
+  if (observe !== undefined) {
+    // onResponse runs after the last byte is handed to the socket: a held request's time is its
+    // whole long-poll. fastify measures it anyway (elapsedTime), so this adds one observe.
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.method === 'POST' && req.routeOptions.url === o.boshPath) observe(reply.statusCode, reply.elapsedTime / 1000)
+    })
+  }
   boshRoutes(app, manager, { path: o.boshPath, maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth })
   hostMetaRoutes(app, { boshPath: o.boshPath, boshUrl: o.boshUrl, websocketUrl: o.websocketUrl })
   return app

@@ -36,10 +36,20 @@ export interface WsStats {
   messagesOut: number
 }
 
+/**
+ * Observers of session starts and ends (logs). Called once per session at each end, never per
+ * message. A WebSocket session has no sid: its table row names it in the logs.
+ */
+export interface WsSessionEvents {
+  opened? (s: WsSession): void
+  ended? (s: WsSession, reason: string): void
+}
+
 export class WsManager implements WsSessionHost {
   readonly options: WsOptions
   readonly stats: WsStats = { accepted: 0, refused: {}, opened: 0, ended: {}, messagesIn: 0, messagesOut: 0 }
   accepting = true
+  events: WsSessionEvents = {}
   /** sessions by table row; the rows BOSH holds are undefined here */
   private readonly sessions: (WsSession | undefined)[] = []
   private count = 0
@@ -84,6 +94,7 @@ export class WsManager implements WsSessionHost {
     this.sessions[row] = s
     this.count++
     this.stats.accepted++
+    this.events.opened?.(s)
     return s
   }
 
@@ -117,6 +128,7 @@ export class WsManager implements WsSessionHost {
     this.count--
     const why = s.endReason
     this.stats.ended[why] = (this.stats.ended[why] ?? 0) + 1
+    this.events.ended?.(s, why)
   }
 
   counted (what: 'opened' | 'in' | 'out'): void {
