@@ -16,7 +16,9 @@ cleanup () {
   [ -n "${EDGE_PID:-}" ] && kill -TERM "$EDGE_PID" 2>/dev/null && wait "$EDGE_PID" 2>/dev/null || true
   bash scripts/ejabberd.sh stop >/dev/null 2>&1 || true
 }
-trap cleanup INT TERM EXIT
+# A requested stop is a normal end: exit 0 once everything is down.
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 MEGAPHONE_LINK_PORT="$EJ_LINK_PORT" MEGAPHONE_LINK_SECRET="$EJ_LINK_SECRET" \
   node --import tsx src/main.ts "$@" &
 EDGE_PID=$!
