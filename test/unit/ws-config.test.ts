@@ -43,7 +43,7 @@ void t.test('unworkable values are refused at start', async t => {
   t.throws(() => loadConfig(['--websocket-path', 'ws'], SECRET), { code: 'CONFIG_INVALID', message: /--websocket-path: must start with \// })
   t.throws(() => loadConfig(['--websocket-url', 'http://x/ws'], SECRET), { message: /--websocket-url: must be empty or a ws:\/\/ or wss:\/\/ URL/ })
   t.throws(() => loadConfig(['--websocket-see-other-uri', 'ftp://x'], SECRET), { message: /see-other-uri/ })
-  t.throws(() => loadConfig(['--websocket-idle-timeout', '30', '--websocket-ping-interval', '30'], SECRET), { code: 'CONFIG_INVALID', message: /MEGAPHONE_WEBSOCKET_IDLE_TIMEOUT: must be longer than the WebSocket ping interval/ })
+  t.throws(() => loadConfig(['--websocket-idle-timeout', '30', '--websocket-ping-interval', '30'], SECRET), { code: 'CONFIG_INVALID', message: /--websocket-idle-timeout: must be longer than the WebSocket ping interval/ })
   t.ok(loadConfig(['--websocket-idle-timeout', '0', '--websocket-ping-interval', '30'], SECRET), 'no idle timeout at all is fine')
   t.ok(loadConfig(['--websocket-idle-timeout', '30', '--websocket-ping-interval', '0'], SECRET), 'no pings at all is fine')
 })
