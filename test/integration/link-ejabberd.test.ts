@@ -107,6 +107,16 @@ void t.test('closing one session leaves the others working', async t => {
   t.pass('a message sent after the close went to offline storage, not to the closed session')
 })
 
+void t.test('the client IP from the OPEN frame is the peer ejabberd sees', async t => {
+  const s = new LinkXmpp(link, ej.domain, '203.0.113.7')
+  await s.login('dave', 'demo', 'ipcheck')
+  t.teardown(() => { s.close() })
+  const info = await ej.ctl('connected_users_info')
+  const line = info.split('\n').find(l => l.includes('dave@localhost/ipcheck')) ?? ''
+  t.match(line, /203\.0\.113\.7/, `connected_users_info: ${line.trim()}`)
+  t.match(line, /websocket/, 'with the transport from the OPEN frame as its connection type')
+})
+
 void t.test('a wrong link secret is refused', async t => {
   await t.rejects(connectLink(ej.linkPort, 'not-the-secret-at-all-0123456789'), { code: 'LINK_AUTH_REJECTED' }, 'ERROR auth-failed on the handshake')
   const raw = await RawLink.authenticated(ej.linkPort, ej.linkSecret)
