@@ -22,6 +22,7 @@
  */
 import { isSpace } from '../xml/chars.ts'
 import { XmlScanner } from '../xml/scanner.ts'
+import { NS_XML, NamespaceScope, badDeclaration, decodeAttrValue } from '../xml/namespaces.ts'
 import { BoshBodyError } from './body-error.ts'
 import type { BoshBodyErrorCode } from './body-error.ts'
 import { BOSH_DEFAULTS } from './options.ts'
@@ -29,11 +30,10 @@ import { NS_HTTPBIND, NS_XBOSH } from './response.ts'
 import { isUtf8 } from 'node:buffer'
 
 export { BoshBodyError } from './body-error.ts'
+export { decodeAttrValue } from '../xml/namespaces.ts'
 export type { BoshBodyErrorCode, BoshBodyCondition } from './body-error.ts'
 
 export const NS_CLIENT = 'jabber:client'
-const NS_XML = 'http://www.w3.org/XML/1998/namespace'
-const NS_XMLNS = 'http://www.w3.org/2000/xmlns/'
 
 /**
  * The body's attributes, values decoded (references replaced, whitespace normalised as XML 1.0
@@ -110,23 +110,6 @@ export function parseBoolean (value: string | undefined): boolean | undefined {
   return undefined
 }
 
-/** XML 1.0 §3.3.3: an attribute value as written, to its value. Input is already checked. */
-export function decodeAttrValue (raw: string): string {
-  if (!/[&\t\n\r]/.test(raw)) return raw
-  return raw
-    .replace(/\r\n|[\t\n\r]/g, ' ')
-    .replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|apos|quot);/g, (_m, ref: string) => {
-      switch (ref) {
-        case 'lt': return '<'
-        case 'gt': return '>'
-        case 'amp': return '&'
-        case 'apos': return "'"
-        case 'quot': return '"'
-        default: return String.fromCodePoint(ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10))
-      }
-    })
-}
-
 interface BodyPrefix {
   uri: string
   /** the declaration as the client wrote it on the body: `xmlns:stream='...'` */
@@ -148,11 +131,10 @@ class BodyReader {
   private childHttpbindEnd = -1
   /** body prefixes the payload uses without declaring them itself */
   private childNeeds: string[] = []
-  /** prefixes declared inside the payload: prefix to a stack of URIs, innermost last */
-  private scope: Map<string, string[]> | null = null
-  /** names of the open elements of the payload, and the prefixes each one declared */
+  /** prefixes in scope inside the payload; the body's own declarations behind them */
+  private readonly ns = new NamespaceScope(prefix => this.fromBody(prefix))
+  /** names of the open elements of the payload */
   private readonly open: string[] = []
-  private readonly declared: (string[] | null)[] = []
   /** set when a step fails for a reason of ours rather than the scanner's */
   private failure: BoshBodyError | null = null
 
@@ -214,8 +196,8 @@ class BodyReader {
       if (name === 'xmlns') defaultNs = value
       else if (name.startsWith('xmlns:')) {
         const prefix = name.slice(6)
-        const bad = this.checkDeclaration(prefix, value, sc.attrStart[k]!)
-        if (bad !== null) return bad
+        const bad = badDeclaration(prefix, value)
+        if (bad !== null) return this.error('body-not-well-formed', bad, sc.attrStart[k]!)
         this.bodyPrefixes.set(prefix, { uri: value, decl: s.slice(sc.attrStart[k], sc.attrValueEnd[k]! + 1) })
       }
       if (sc.attrColon[k]! < 0 || name.startsWith('xmlns:')) attrs[name] = value
@@ -236,15 +218,6 @@ class BodyReader {
       const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       if (uri === NS_XBOSH) attrs[`xmpp:${local}`] = value
       else if (prefix !== 'xmpp') attrs[name] = value
-    }
-    return null
-  }
-
-  /** Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names, NSC: No Prefix Undeclaring. */
-  private checkDeclaration (prefix: string, uri: string, at: number): BoshBodyError | null {
-    if (uri === '') return this.error('body-not-well-formed', `empty namespace for prefix ${prefix}`, at)
-    if (prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
-      return this.error('body-not-well-formed', `reserved prefix or namespace in xmlns:${prefix}`, at)
     }
     return null
   }
@@ -306,93 +279,36 @@ class BodyReader {
     this.childHasXmlns = false
     this.childHttpbindStart = -1
     this.childNeeds = []
-    this.scope = null
+    this.ns.clear()
   }
 
   /** The namespace bookkeeping of one start tag inside a payload; false on an error. */
   private startElement (depth: number, tagStart: number): boolean {
-    const { s, sc } = this
-    let decls: string[] | null = null
-    let prefixed = 0
-    for (let k = 0; k < sc.attrCount; k++) {
-      const colon = sc.attrColon[k]!
-      if (colon < 0) {
-        if (depth === 1 && sc.attrName[k] === 'xmlns') {
-          this.childHasXmlns = true
-          const start = sc.attrValueStart[k]!
-          const end = sc.attrValueEnd[k]!
-          if (decodeAttrValue(s.slice(start, end)) === NS_HTTPBIND) {
-            this.childHttpbindStart = start
-            this.childHttpbindEnd = end
-          }
-        }
-        continue
-      }
-      const start = sc.attrStart[k]!
-      if (colon - start !== 5 || !s.startsWith('xmlns', start)) {
-        prefixed++
-        continue
-      }
-      const prefix = sc.attrName[k]!.slice(6)
-      const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      const bad = this.checkDeclaration(prefix, uri, sc.attrStart[k]!)
-      if (bad !== null) {
-        this.failure = bad
-        return false
-      }
-      this.scope ??= new Map()
-      const stack = this.scope.get(prefix)
-      if (stack === undefined) this.scope.set(prefix, [uri])
-      else stack.push(uri)
-      ;(decls ??= []).push(prefix)
+    const { ns, sc } = this
+    if (!ns.enter(this.s, sc, depth, tagStart)) {
+      this.fail('body-not-well-formed', ns.problem.message, ns.problem.at)
+      return false
     }
-    this.declared[depth] = decls
-    if (sc.nameColon >= 0) {
-      const prefix = s.slice(tagStart + 1, sc.nameColon)
-      if (prefix === 'xmlns') {
-        this.fail('body-not-well-formed', 'element with the xmlns prefix', tagStart) // Namespaces in XML §3
-        return false
-      }
-      if (this.resolve(prefix, tagStart) === undefined) return false
-    }
-    if (prefixed === 0) return true
-    // Namespaces in XML §6.3: no two attributes with the same expanded name.
-    const expanded = prefixed > 1 ? new Set<string>() : null
-    for (let k = 0; k < sc.attrCount; k++) {
-      const colon = sc.attrColon[k]!
-      const start = sc.attrStart[k]!
-      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
-      const uri = this.resolve(s.slice(start, colon), start)
-      if (uri === undefined) return false
-      if (expanded !== null) {
-        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
-        if (expanded.has(key)) {
-          this.fail('body-not-well-formed', `duplicate attribute ${sc.attrName[k]!}`, start)
-          return false
-        }
-        expanded.add(key)
+    if (depth === 1 && ns.defaultAttr >= 0) {
+      this.childHasXmlns = true
+      if (ns.defaultNs === NS_HTTPBIND) {
+        this.childHttpbindStart = sc.attrValueStart[ns.defaultAttr]!
+        this.childHttpbindEnd = sc.attrValueEnd[ns.defaultAttr]!
       }
     }
     return true
   }
 
-  /** A prefix's namespace inside the payload, noting body prefixes the payload needs. */
-  private resolve (prefix: string, at: number): string | undefined {
-    if (prefix === 'xml') return NS_XML
-    const stack = this.scope?.get(prefix)
-    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
+  /** A prefix the payload uses but does not declare: the body's, noted so the payload gets it. */
+  private fromBody (prefix: string): string | undefined {
     const fromBody = this.bodyPrefixes.get(prefix)
-    if (fromBody === undefined) {
-      this.fail('body-not-well-formed', `undeclared prefix ${prefix}`, at) // Namespaces in XML §5 NSC: Prefix Declared
-      return undefined
-    }
+    if (fromBody === undefined) return undefined
     if (!this.childNeeds.includes(prefix)) this.childNeeds.push(prefix)
     return fromBody.uri
   }
 
   private endElement (depth: number, end: number): void {
-    const decls = this.declared[depth]
-    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
+    this.ns.leave(depth)
     if (depth === 1) this.children.push(this.payload(end))
   }
 

@@ -9,17 +9,14 @@
  * `<open/>`, the stream close `<close/>` (with their attributes decoded), or anything else, which
  * travels to the server as one link DATA frame (docs/link-protocol.md).
  */
-import { decodeAttrValue } from '../bosh/body.ts'
 import { isSpace } from '../xml/chars.ts'
 import { XmlScanner } from '../xml/scanner.ts'
+import { NamespaceScope, decodeAttrValue } from '../xml/namespaces.ts'
 import { NS_FRAMING, NS_STREAMS } from './framing.ts'
 import { WsMessageError, type WsMessageErrorCode } from './message-error.ts'
 
 export { WsMessageError } from './message-error.ts'
 export type { WsMessageErrorCode } from './message-error.ts'
-
-const NS_XML = 'http://www.w3.org/XML/1998/namespace'
-const NS_XMLNS = 'http://www.w3.org/2000/xmlns/'
 
 const LT = 0x3c
 const SLASH = 0x2f
@@ -62,11 +59,10 @@ export function parseMessage (text: string, limits: MessageLimits, scanner: XmlS
 }
 
 class MessageReader {
-  /** prefixes declared so far: prefix to a stack of URIs, innermost last */
-  private scope: Map<string, string[]> | null = null
-  /** names of the open elements, and the prefixes each one declared */
+  /** prefixes in scope; a message stands alone, so nothing is declared outside it */
+  private readonly ns = new NamespaceScope()
+  /** names of the open elements */
   private readonly open: string[] = []
-  private readonly declared: (string[] | null)[] = []
   /** the namespace of the element startElement() last read; undefined for none */
   private elementNs: string | undefined
   /** set when a step fails for a reason of ours rather than the scanner's */
@@ -209,88 +205,16 @@ class MessageReader {
 
   /** The namespace bookkeeping of one start tag; false on an error. Sets `elementNs`. */
   private startElement (depth: number, tagStart: number): boolean {
-    const { s, sc } = this
-    let decls: string[] | null = null
-    let prefixed = 0
-    let defaultNs: string | undefined
-    for (let k = 0; k < sc.attrCount; k++) {
-      const colon = sc.attrColon[k]!
-      if (colon < 0) {
-        if (sc.attrName[k] === 'xmlns') {
-          defaultNs = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-          // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names.
-          if (defaultNs === NS_XML || defaultNs === NS_XMLNS) {
-            this.fail('ws-not-well-formed', 'reserved namespace as the default namespace', sc.attrStart[k]!)
-            return false
-          }
-        }
-        continue
-      }
-      const start = sc.attrStart[k]!
-      if (colon - start !== 5 || !s.startsWith('xmlns', start)) {
-        prefixed++
-        continue
-      }
-      const prefix = sc.attrName[k]!.slice(6)
-      const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names, NSC: No Prefix Undeclaring.
-      if (uri === '' || prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
-        this.fail('ws-not-well-formed', `reserved or empty namespace in xmlns:${prefix}`, start)
-        return false
-      }
-      this.scope ??= new Map()
-      const stack = this.scope.get(prefix)
-      if (stack === undefined) this.scope.set(prefix, [uri])
-      else stack.push(uri)
-      ;(decls ??= []).push(prefix)
+    const ns = this.ns
+    if (!ns.enter(this.s, this.sc, depth, tagStart)) {
+      this.fail('ws-not-well-formed', ns.problem.message, ns.problem.at)
+      return false
     }
-    this.declared[depth] = decls
-    if (sc.nameColon >= 0) {
-      const prefix = s.slice(tagStart + 1, sc.nameColon)
-      if (prefix === 'xmlns') {
-        this.fail('ws-not-well-formed', 'element with the xmlns prefix', tagStart) // Namespaces in XML §3
-        return false
-      }
-      const uri = this.resolve(prefix, tagStart)
-      if (uri === undefined) return false
-      this.elementNs = uri
-    } else {
-      this.elementNs = defaultNs
-    }
-    if (prefixed === 0) return true
-    // Namespaces in XML §6.3: no two attributes with the same expanded name.
-    const expanded = prefixed > 1 ? new Set<string>() : null
-    for (let k = 0; k < sc.attrCount; k++) {
-      const colon = sc.attrColon[k]!
-      const start = sc.attrStart[k]!
-      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
-      const uri = this.resolve(s.slice(start, colon), start)
-      if (uri === undefined) return false
-      if (expanded !== null) {
-        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
-        if (expanded.has(key)) {
-          this.fail('ws-not-well-formed', `duplicate attribute ${sc.attrName[k]!}`, start)
-          return false
-        }
-        expanded.add(key)
-      }
-    }
+    this.elementNs = this.sc.nameColon >= 0 ? ns.prefixNs : ns.defaultAttr >= 0 ? ns.defaultNs : undefined
     return true
   }
 
-  /** A prefix's namespace; undefined (after recording the failure) when undeclared. */
-  private resolve (prefix: string, at: number): string | undefined {
-    if (prefix === 'xml') return NS_XML
-    const stack = this.scope?.get(prefix)
-    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
-    // Namespaces in XML §5 NSC: Prefix Declared. No stream root declares anything here.
-    this.fail('ws-not-well-formed', `undeclared prefix ${prefix}`, at)
-    return undefined
-  }
-
   private endElement (depth: number): void {
-    const decls = this.declared[depth]
-    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
-    this.declared[depth] = null
+    this.ns.leave(depth)
   }
 }

@@ -75,6 +75,8 @@ const NOT_WELL_FORMED: Case[] = [
   ['binding xml elsewhere', inBody("<a xmlns:xml='urn:x'/>"), 'body-not-well-formed'],
   ['binding the xml namespace to another prefix', inBody("<a xmlns:p='http://www.w3.org/XML/1998/namespace'/>"), 'body-not-well-formed'],
   ['element with the xmlns prefix', inBody("<xmlns:a xmlns:a='urn:a'/>"), 'body-not-well-formed'],
+  ['the xml namespace as a default namespace', inBody("<a xmlns='http://www.w3.org/XML/1998/namespace'/>"), 'body-not-well-formed'],
+  ['the xmlns namespace as a default namespace', inBody("<a><b xmlns='http://www.w3.org/2000/xmlns/'/></a>"), 'body-not-well-formed'],
   ['C0 control in text', inBody('<a>\u0001</a>'), 'body-not-well-formed'],
   ['NUL in text', inBody('<a>\u0000</a>'), 'body-not-well-formed'],
   ['C0 control in an attribute value', inBody("<a x='\u001b'/>"), 'body-not-well-formed'],

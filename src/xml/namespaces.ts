@@ -1,0 +1,158 @@
+/**
+ * Namespace well-formedness (Namespaces in XML 1.0) for the elements the strict scanner reads:
+ * the prefixes in scope, each start tag's declarations, and the constraints a BOSH payload and a
+ * WebSocket message must both meet. The readers (src/bosh/body.ts, src/ws/message.ts) differ in
+ * what they do with the result (error codes, the BOSH body's own prefixes, where a payload's
+ * default namespace is), so this file reports problems as text and leaves the coding to them.
+ */
+import type { XmlScanner } from './scanner.ts'
+
+export const NS_XML = 'http://www.w3.org/XML/1998/namespace'
+export const NS_XMLNS = 'http://www.w3.org/2000/xmlns/'
+
+/** XML 1.0 §3.3.3: an attribute value as written, to its value. Input is already checked. */
+export function decodeAttrValue (raw: string): string {
+  if (!/[&\t\n\r]/.test(raw)) return raw
+  return raw
+    .replace(/\r\n|[\t\n\r]/g, ' ')
+    .replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|apos|quot);/g, (_m, ref: string) => {
+      switch (ref) {
+        case 'lt': return '<'
+        case 'gt': return '>'
+        case 'amp': return '&'
+        case 'apos': return "'"
+        case 'quot': return '"'
+        default: return String.fromCodePoint(ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10))
+      }
+    })
+}
+
+/**
+ * What is wrong with the declaration `xmlns:prefix='uri'`, or null.
+ * Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names, NSC: No Prefix Undeclaring.
+ */
+export function badDeclaration (prefix: string, uri: string): string | null {
+  if (uri === '') return `empty namespace for prefix ${prefix}`
+  if (prefix === 'xmlns' || uri === NS_XMLNS || (prefix === 'xml') !== (uri === NS_XML)) {
+    return `reserved prefix or namespace in xmlns:${prefix}`
+  }
+  return null
+}
+
+export interface NamespaceProblem {
+  message: string
+  /** offset in the input */
+  at: number
+}
+
+/**
+ * The prefixes in scope while one element and its content are read: each start tag's
+ * declarations are pushed at its depth and popped at its end tag. Prefixes nobody declared
+ * inside are asked of `outer` (the BOSH body's own declarations; none for a WebSocket message).
+ */
+export class NamespaceScope {
+  /** the start tag's own default namespace declaration (`xmlns='…'`): its attribute index, or -1 */
+  defaultAttr = -1
+  /** its decoded value when defaultAttr ≥ 0 */
+  defaultNs = ''
+  /** the namespace of the start tag's prefix; undefined for an unprefixed name */
+  prefixNs: string | undefined
+  /** why the last enter() returned false */
+  problem: NamespaceProblem = { message: '', at: 0 }
+
+  /** prefix to a stack of URIs, innermost last; null until something is declared */
+  private scope: Map<string, string[]> | null = null
+  /** the prefixes each open element declared, by depth */
+  private readonly declared: (string[] | null)[] = []
+
+  constructor (private readonly outer: (prefix: string) => string | undefined = () => undefined) {}
+
+  /** Forgets everything in scope (a new payload). */
+  clear (): void {
+    this.scope = null
+    this.declared.length = 0
+  }
+
+  /**
+   * Takes in the start tag the scanner has just read from `s`, at `depth`: its declarations go
+   * in scope, then its own prefix and every prefixed attribute must resolve, and no two
+   * attributes may share an expanded name. False, with `problem` set, on the first violation.
+   */
+  enter (s: string, sc: XmlScanner, depth: number, tagStart: number): boolean {
+    let decls: string[] | null = null
+    let prefixed = 0
+    this.defaultAttr = -1
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const start = sc.attrStart[k]!
+      if (colon < 0) {
+        if (sc.attrName[k] === 'xmlns') {
+          this.defaultAttr = k
+          this.defaultNs = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+          // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names.
+          if (this.defaultNs === NS_XML || this.defaultNs === NS_XMLNS) return this.fail('reserved namespace as the default namespace', start)
+        }
+        continue
+      }
+      if (colon - start !== 5 || !s.startsWith('xmlns', start)) {
+        prefixed++
+        continue
+      }
+      const prefix = sc.attrName[k]!.slice(6)
+      const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      const bad = badDeclaration(prefix, uri)
+      if (bad !== null) return this.fail(bad, start)
+      this.scope ??= new Map()
+      const stack = this.scope.get(prefix)
+      if (stack === undefined) this.scope.set(prefix, [uri])
+      else stack.push(uri)
+      ;(decls ??= []).push(prefix)
+    }
+    this.declared[depth] = decls
+    this.prefixNs = undefined
+    if (sc.nameColon >= 0) {
+      const prefix = s.slice(tagStart + 1, sc.nameColon)
+      // Namespaces in XML §3: elements do not take the xmlns prefix.
+      if (prefix === 'xmlns') return this.fail('element with the xmlns prefix', tagStart)
+      this.prefixNs = this.resolve(prefix)
+      if (this.prefixNs === undefined) return this.fail(`undeclared prefix ${prefix}`, tagStart)
+    }
+    if (prefixed === 0) return true
+    // Namespaces in XML §6.3: no two attributes with the same expanded name.
+    const expanded = prefixed > 1 ? new Set<string>() : null
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const start = sc.attrStart[k]!
+      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
+      const prefix = s.slice(start, colon)
+      const uri = this.resolve(prefix)
+      if (uri === undefined) return this.fail(`undeclared prefix ${prefix}`, start)
+      if (expanded !== null) {
+        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
+        if (expanded.has(key)) return this.fail(`duplicate attribute ${sc.attrName[k]!}`, start)
+        expanded.add(key)
+      }
+    }
+    return true
+  }
+
+  /** The end tag of the element entered at `depth`: its declarations leave scope. */
+  leave (depth: number): void {
+    const decls = this.declared[depth]
+    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
+    this.declared[depth] = null
+  }
+
+  /** A prefix's namespace, or undefined when nothing declares it (Namespaces in XML §5 NSC: Prefix Declared). */
+  resolve (prefix: string): string | undefined {
+    if (prefix === 'xml') return NS_XML
+    const stack = this.scope?.get(prefix)
+    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
+    return this.outer(prefix)
+  }
+
+  private fail (message: string, at: number): false {
+    this.problem = { message, at }
+    return false
+  }
+}
