@@ -46,6 +46,9 @@ export function conditionForStreamEnd (condition: string, hadStreamError: boolea
       return 'system-shutdown'
     case 'host-unknown':
       return 'host-unknown'
+    case 'frame-too-large':
+      // The server sent an element larger than the link accepts (maxReceiveFrameSize).
+      return 'undefined-condition'
     default:
       return 'remote-stream-error'
   }

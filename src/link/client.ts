@@ -312,7 +312,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     this.state = READY
     this.attempt = 0
     this.n.handshakes++
-    this.decoder!.maxFrameSize = this.options.maxFrameSize
+    this.decoder!.maxFrameSize = this.options.maxReceiveFrameSize
     this.startHeartbeat()
     this.emit('up', { version: this.negotiated })
   }
@@ -480,6 +480,17 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     }
     this.emit('warning', error)
     this.sendError(Math.max(0, error.connId), error.protocolCode, error.message)
+    // An element too large to take would be lost without a word, and the client would wait for
+    // it (an iq result, say): end that session instead, with the reason. Others carry on.
+    const handler = error.protocolError === 'frame-too-large' ? this.connections.get(error.connId) : undefined
+    if (handler !== undefined) {
+      this.close(error.connId, 'frame-too-large')
+      try {
+        handler.onClose('frame-too-large')
+      } catch (err) {
+        this.emit('warning', linkError(LINK_HANDLER_THREW, `the handler of connection ${error.connId} threw`, err))
+      }
+    }
   }
 
   private refuse (connId: number, name: ProtocolErrorName, text: string): void {

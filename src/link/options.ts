@@ -12,6 +12,14 @@ export const LINK_DEFAULTS = {
    * sides (docs/link-protocol.md "Maximum frame size"). Must match the listener's max_frame_size.
    */
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+  /**
+   * Largest `length` we accept from the backend once authenticated. Larger than what we send:
+   * ejabberd bounds what clients send (max_stanza_size) but not what it sends them, and rosters
+   * of a few hundred contacts, vCards with avatars, MAM pages and XEP-0013 lists pass 64 KiB.
+   * The decoder holds one frame at a time per link, so this bounds memory per link, not per
+   * session. A frame above it is skipped and ends only the session it was for.
+   */
+  maxReceiveFrameSize: 16 * 1024 * 1024 + LENGTH_OVERHEAD,
   /** The backend's own handshake_timeout default; a backend slower than that is not there. */
   handshakeTimeout: 5_000,
   /** PING period; the protocol's default (docs/link-protocol.md "Heartbeats"). */
@@ -65,6 +73,9 @@ export function resolveLinkOptions (options: LinkOptions): ResolvedLinkOptions {
   }
   if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < LENGTH_OVERHEAD + HEADER_SIZE || o.maxFrameSize > 0xffff_ffff) {
     throw linkError(LINK_OPTIONS, `maxFrameSize must be an integer in [22, 2^32), got ${o.maxFrameSize}`)
+  }
+  if (!Number.isInteger(o.maxReceiveFrameSize) || o.maxReceiveFrameSize < o.maxFrameSize || o.maxReceiveFrameSize > 0xffff_ffff) {
+    throw linkError(LINK_OPTIONS, `maxReceiveFrameSize must be an integer in [maxFrameSize, 2^32), got ${o.maxReceiveFrameSize}`)
   }
   if (o.reconnectMax < o.reconnectBase) throw linkError(LINK_OPTIONS, 'reconnectMax must be at least reconnectBase')
   return o

@@ -34,6 +34,8 @@ export function conditionForClose (reason: string): StreamCondition {
     case 'internal-error':
     case 'bad-frame':
       return 'internal-server-error'
+    // The server sent an element larger than the link accepts (maxReceiveFrameSize).
+    case 'frame-too-large': return 'undefined-condition'
     // link-lost, link-closed, link-queue-full, unknown-connection, duplicate-connection: the
     // server behind the edge is out of reach (RFC 6120 §4.9.3.16).
     default: return 'remote-connection-failed'

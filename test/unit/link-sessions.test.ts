@@ -166,6 +166,33 @@ void t.test('sends above maxFrameSize are refused before queueing', async t => {
   t.equal(codeOf(() => client.send(id, 'x'.repeat(991))), undefined, 'exactly maxFrameSize is fine')
 })
 
+void t.test('large elements from the backend: up to maxReceiveFrameSize they arrive; above it only their session ends', async t => {
+  const { client, link } = await up(t, { maxReceiveFrameSize: 200_000 }, false)
+  const big = new Recorder()
+  const other = new Recorder()
+  const bigId = client.open(PARAMS, big)
+  const otherId = client.open(PARAMS, other)
+  // A roster-sized answer: above the 64 KiB the edge sends, below what it receives.
+  const roster = `<iq>${'<item jid="someone@example.com"/>'.repeat(3_000)}</iq>`
+  link.send(encodeData(bigId, roster))
+  await until(() => big.events.length >= 1, 'the large element')
+  t.equal(big.events[0], `data ${roster}`, `a ${roster.length}-byte element is delivered whole`)
+  // Above the receive limit: skipped, reported, and its session ended with the reason.
+  link.send(encodeData(bigId, `<iq>${'x'.repeat(250_000)}</iq>`), encodeData(otherId, '<still-here/>'))
+  await until(() => other.events.length >= 1 && big.closes === 1, 'the next frames')
+  t.same(big.events.slice(1), ['close frame-too-large'], 'the session it was for ends with frame-too-large')
+  t.same(other.events, ['data <still-here/>'], 'the other session carries on')
+  const error = await link.waitFor(f => f.type === ERROR && f.connId === bigId)
+  t.equal(parseError(bigId, error.data).name, 'frame-too-large', 'the backend hears ERROR frame-too-large')
+  const close = await link.waitFor(f => f.type === CLOSE && f.connId === bigId)
+  t.same(parseClose(bigId, close.data), { condition: 'frame-too-large', text: '' }, 'and a CLOSE for that session')
+  t.equal(client.ready, true, 'the link stays up')
+})
+
+void t.test('maxReceiveFrameSize below maxFrameSize is refused', async t => {
+  t.equal(codeOf(() => new LinkClient({ port: 1, secret: SECRET, maxReceiveFrameSize: 1_000 })), 'LINK_OPTIONS')
+})
+
 void t.test('stats: STATS_REQUEST → STATS_REPLY', async t => {
   const { client } = await up(t)
   const [a, b] = await Promise.all([client.stats(), client.stats()])
