@@ -63,6 +63,27 @@ void t.test('oldest first, -k keeps them, a message from standard input, -P pass
   t.equal((await megaphone(['unread', '-c', '-j', `cli-carol@${d}`], { env })).stdout, '0\n')
 })
 
+void t.test('a thousand unread messages: the XEP-0013 list passes 64 KiB and still arrives whole', async t => {
+  const N = 1000
+  // Stored straight through ejabberd's router: a thousand `megaphone send` runs would take minutes.
+  await ej.eval(`[ejabberd_router:route(xmpp:decode(fxml_stream:parse_element(<<"<message xmlns='jabber:client' type='chat' from='cli-alice@${d}/bulk' to='cli-dave@${d}'><body>bulk ", (integer_to_binary(I))/binary, "</body></message>">>))) || I <- lists:seq(1, ${N})], ok.`)
+  let stored = 0
+  for (let i = 0; i < 100 && stored < N; i++) {
+    stored = Number(await ej.eval(`mod_offline:count_offline_messages(<<"cli-dave">>, <<"${d}">>).`))
+    if (stored < N) await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  t.equal(stored, N, `ejabberd stored ${N}`)
+  const count = await megaphone(['unread', '-c', '-j', `cli-dave@${d}`], { env })
+  t.equal(count.code, 0, `unread -c exits 0 ${count.stderr}`)
+  t.equal(count.stdout, `${N}\n`, 'counted')
+  const all = await megaphone(['unread', '-j', `cli-dave@${d}`], { env })
+  t.equal(all.code, 0, `unread exits 0 ${all.stderr}`)
+  const lines = all.stdout.split('\n').filter(l => l !== '')
+  t.equal(lines.length, N, `${N} lines`)
+  t.match(lines[0], MESSAGE_LINE(`cli-alice@${d}`, 'bulk 1'), 'oldest first')
+  t.match(lines[N - 1], MESSAGE_LINE(`cli-alice@${d}`, `bulk ${N}`), 'newest last')
+})
+
 void t.test('unread never sends presence, and with nothing stored ends at once', async t => {
   const started = Date.now()
   const r = await megaphone(['unread', '-j', `cli-dave@${d}`], { env: { ...env, MEGAPHONE_DEBUG: 'xml' } })
