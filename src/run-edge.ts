@@ -102,9 +102,9 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     log.warn('admin routes (/metrics, /healthz, /readyz) are on the public server: adminHost and adminPort equal host and port')
   } else {
     admin = buildAdminApp(adminState)
-    await admin.listen({ host: config.adminHost, port: config.adminPort })
+    await admin.listen({ host: config.adminHost, port: config.adminPort, backlog: config.backlog })
   }
-  await edge.app.listen({ host: config.host, port: config.port })
+  await edge.app.listen({ host: config.host, port: config.port, backlog: config.backlog })
   const port = portOf(edge.app, config.port)
   const adminPort = admin === undefined ? port : portOf(admin, config.adminPort)
   log.info({ url: `http://${config.host}:${port}${config.boshPath}` }, 'BOSH listening')

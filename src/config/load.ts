@@ -13,6 +13,7 @@ export type Config = {
   config: string
   host: string
   port: number
+  backlog: number
   boshPath: string
   boshUrl: string
   corsOrigins: string[]

@@ -26,6 +26,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'config', type: 'string', default: '', description: 'path of a JSON configuration file: an object of option names as in this table\'s first column without the dashes, camelCase (`maxWait`) or kebab-case (`max-wait`); the environment and flags win over it' },
   { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH, WebSocket) listens on' },
   { key: 'port', type: 'int', default: 5280, min: 0, max: 65535, description: 'port of the public HTTP server' },
+  { key: 'backlog', type: 'int', default: 511, min: 1, max: 65535, description: 'listen backlog of the public and admin servers: connections the kernel queues before the edge accepts them (capped by net.core.somaxconn)' },
   { key: 'boshPath', type: 'string', default: '/http-bind', description: 'URL path of the BOSH endpoint', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
   { key: 'boshUrl', type: 'string', default: '', description: 'BOSH URL advertised in host-meta (XEP-0156); derived from the request when empty' },
   { key: 'corsOrigins', type: 'list', default: ['*'], description: 'comma-separated origins allowed by CORS; * allows any' },

@@ -9,6 +9,7 @@ import { resolve } from 'node:path'
 import { loadConfig, type Config } from '../../src/config/load.ts'
 import { createLogger } from '../../src/log.ts'
 import { runEdge } from '../../src/run-edge.ts'
+import { createMetrics } from '../../src/metrics/metrics.ts'
 import type { Ejabberd } from '../fixtures/ejabberd.ts'
 import { waitFor } from '../fixtures/edge.ts'
 
@@ -40,6 +41,16 @@ export async function startOpsEdge (ej: Ejabberd, overrides: Record<string, stri
     adminUrl: `http://127.0.0.1:${running.adminPort}`,
     stop: running.stop
   }
+}
+
+/** Every series name the registry can produce (histograms: _bucket, _sum, _count too). */
+export function registryNames (): Set<string> {
+  const names = new Set<string>()
+  for (const m of createMetrics().registry.getMetricsAsArray()) {
+    names.add(m.name)
+    if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s)
+  }
+  return names
 }
 
 /** One sample of a scrape: metric name and labels as written, e.g. `megaphone_sessions{transport="bosh"}`. */
