@@ -110,7 +110,7 @@ export class RawBosh {
   }
 
   /** Creation, SASL PLAIN, stream restart, resource binding (XEP-0206 §5). */
-  static async login (url: string, user: string, password: string, o: { count?: RequestCount } = {}): Promise<RawBosh> {
+  static async login (url: string, user: string, password: string, o: { count?: RequestCount, wait?: number } = {}): Promise<RawBosh> {
     const c = await RawBosh.create(url, o)
     const auth = Buffer.from(`\0${user}\0${password}`).toString('base64')
     // What the server sends rides on whichever response is held when it arrives: each step sends
