@@ -28,8 +28,8 @@ export interface SessionIdentity {
   transport: 'bosh' | 'websocket'
   /** the BOSH sid; WebSocket sessions have none (the link's connection id names them) */
   sid?: string
-  /** the link's connection id (0 before the link has one) */
-  connId: number
+  /** the link's connection id, where the caller knows it */
+  connId?: number
 }
 
 /**

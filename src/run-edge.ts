@@ -80,8 +80,8 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     ended: (sid, connId, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'bosh', sid, connId }).debug({ reason }, 'session ended') }
   }
   ws.manager.events = {
-    opened: s => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket', connId: s.connId }).debug({ row: s.row, ip: s.client.ip }, 'session opened') },
-    ended: (s, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket', connId: s.connId }).debug({ row: s.row, reason }, 'session ended') }
+    opened: s => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket' }).debug({ row: s.row, ip: s.client.ip }, 'session opened') },
+    ended: (s, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket' }).debug({ row: s.row, reason }, 'session ended') }
   }
 
   let draining = false

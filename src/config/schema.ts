@@ -59,7 +59,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   { key: 'heartbeatTimeout', type: 'int', default: 30, min: 2, max: 3600, description: 'seconds of link silence before it is considered lost' },
   { key: 'adminHost', type: 'string', default: '127.0.0.1', description: 'address of the admin HTTP server (/metrics, /healthz, /readyz); keep it off the public network' },
-  { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port; the public host and port serve the admin routes on the public server instead' },
+  { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port (the default when `port` is 0); the same host and port as the public server put the admin routes on it' },
   { key: 'drainTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway with status 1' },
   { key: 'logLevel', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug or trace', check: v => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(String(v)) ? undefined : 'must be one of fatal, error, warn, info, debug, trace, silent' }
 ]

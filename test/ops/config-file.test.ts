@@ -31,6 +31,9 @@ void t.test('defaults < file < environment < flags', async t => {
   t.equal(loadConfig([], { MEGAPHONE_CONFIG: 'edge.json', MEGAPHONE_MAX_WAIT: '50' }, read).maxWait, 50, 'the environment wins over the file')
   t.equal(loadConfig(['--max-wait', '55'], { MEGAPHONE_CONFIG: 'edge.json', MEGAPHONE_MAX_WAIT: '50' }, read).maxWait, 55, 'a flag wins over both')
   t.equal(loadConfig(['--config', 'edge.json'], { MEGAPHONE_CONFIG: 'other.json' }, read).maxWait, 40, '--config wins over MEGAPHONE_CONFIG')
+  t.equal(loadConfig([], { MEGAPHONE_LINK_SECRET: SECRET }).adminPort, 5281, 'the admin port defaults to 5281')
+  t.equal(loadConfig(['--port', '0'], { MEGAPHONE_LINK_SECRET: SECRET }).adminPort, 0, 'any free admin port with any free public port')
+  t.equal(loadConfig(['--port', '0', '--admin-port', '9000'], { MEGAPHONE_LINK_SECRET: SECRET }).adminPort, 9000, 'unless it is set')
 })
 
 void t.test('a bad file names the file, the option and why', async t => {
