@@ -58,8 +58,16 @@ void t.test('SIGTERM with held requests: each hears system-shutdown, the process
   t.equal((await fetch(`${adminUrl}/healthz`)).status, 200, '/healthz')
   // Five sessions holding one request each, and one holding two (hold=2).
   const holds = [1, 1, 1, 1, 1, 2]
-  const sessions = await Promise.all(holds.map(async hold => await RawBosh.create(boshUrl, { wait: 60, hold })))
+  const sessions = await Promise.all(holds.map(async hold => {
+    const s = await RawBosh.create(boshUrl, { wait: 60, hold })
+    // The stream features usually ride in the creation response (XEP-0206 §4); when they come
+    // later, the first poll carries them: take it, so that the polls below stay held.
+    if (!s.created.includes('features')) await s.until('', /features/)
+    return s
+  }))
+  // A failed request is an answer the assertions below refuse, not a crash of the test process.
   const held = sessions.flatMap((s, i) => holds[i] === 2 ? [s.request(''), s.request('')] : [s.request('')])
+    .map(async p => await p.catch((err: unknown) => `request failed: ${String(err)}`))
   await waitFor(async () => sum(await scrape(adminUrl), 'megaphone_bosh_held_requests') === held.length, 15_000, `${held.length} held requests`)
   // And one WebSocket with its stream open (RFC 7395 §3.4).
   const ws = new WebSocket(wsUrl, 'xmpp')

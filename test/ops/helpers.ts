@@ -98,7 +98,14 @@ const BODY = "xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:x
 
 /** A BOSH session by hand (XEP-0124, XEP-0206): every request counted, rids under control. */
 export class RawBosh {
-  private constructor (readonly url: string, readonly sid: string, private rid: number, private readonly count?: RequestCount) {}
+  private constructor (
+    readonly url: string,
+    readonly sid: string,
+    private rid: number,
+    private readonly count?: RequestCount,
+    /** the session creation response */
+    readonly created = ''
+  ) {}
 
   /** Session creation only (XEP-0124 §7): no login. */
   static async create (url: string, o: { wait?: number, hold?: number, count?: RequestCount } = {}): Promise<RawBosh> {
@@ -106,7 +113,7 @@ export class RawBosh {
     const res = await post(url, `<body rid='${rid}' to='localhost' wait='${o.wait ?? 30}' hold='${o.hold ?? 1}' ver='1.6' xml:lang='en' xmpp:version='1.0' ${BODY}/>`, o.count)
     const sid = /sid='([^']+)'/.exec(res.text)?.[1]
     if (sid === undefined) throw new Error('no sid: ' + res.text)
-    return new RawBosh(url, sid, rid, o.count)
+    return new RawBosh(url, sid, rid, o.count, res.text)
   }
 
   /** Creation, SASL PLAIN, stream restart, resource binding (XEP-0206 §5). */
