@@ -23,7 +23,7 @@ export interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   // Read first (flag, then environment): the file it names is the layer under the environment.
-  { key: 'config', type: 'string', default: '', description: 'path of a JSON configuration file: an object of option names as in this table\'s first column without the dashes, camelCase (`maxWait`) or kebab-case (`max-wait`); the environment and flags win over it' },
+  { key: 'config', type: 'string', default: '', description: 'path of a JSON configuration file: one object whose keys are option names, camelCase (`maxWait`) or kebab-case (`max-wait`); the environment and flags win over it' },
   { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH, WebSocket) listens on' },
   { key: 'port', type: 'int', default: 5280, min: 0, max: 65535, description: 'port of the public HTTP server' },
   { key: 'backlog', type: 'int', default: 511, min: 1, max: 65535, description: 'listen backlog of the public and admin servers: connections the kernel queues before the edge accepts them (capped by net.core.somaxconn)' },
