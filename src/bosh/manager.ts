@@ -207,6 +207,7 @@ export class BoshManager implements SessionHost {
   release (s: BoshSession): void {
     if (this.sessions[s.row] !== s) return
     const connId = s.connId !== 0 ? s.connId : this.closed.row === s.row ? this.closed.connId : 0
+    this.closed.row = -1 // a later session in this row must not inherit it
     this.closeStream(s, '')
     this.deadlines.cancel(s.row * 2 + WAIT)
     this.deadlines.cancel(s.row * 2 + INACTIVITY)

@@ -5,6 +5,7 @@
  * line may carry a password, a SASL payload or a message body.
  */
 import t from 'tap'
+import WebSocket from 'ws'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
 import { waitFor } from '../fixtures/edge.ts'
 import { RawBosh, RequestCount, scrape, startOpsEdge, sum } from './helpers.ts'
@@ -79,6 +80,30 @@ void t.test(`${N} BOSH sessions: /metrics counts what the clients did`, async t 
   t.equal(sum(end, 'megaphone_link_frames_total', 'direction="out"', 'type="CLOSE"'), N, 'one CLOSE per session')
   t.comment([...end].filter(([k]) => /megaphone_(bosh_requests_total|sessions_ended_total|bosh_request_duration_seconds_count)/.test(k)).map(([k, v]) => `${k} ${v}`).join('\n'))
   t.comment(`end: requests=${sum(end, 'megaphone_bosh_requests_total')} posts=${count.posts} timed=${sum(end, 'megaphone_bosh_request_duration_seconds_count')} ended(terminate)=${sum(end, 'megaphone_sessions_ended_total', 'condition="terminate"')}`)
+})
+
+void t.test('WebSocket sessions are counted under their own transport', async t => {
+  const n = 3
+  const url = edge.boshUrl.replace(/^http/, 'ws').replace(edge.config.boshPath, edge.config.websocketPath)
+  const sockets = await Promise.all(Array.from({ length: n }, async () => {
+    const ws = new WebSocket(url, 'xmpp')
+    const opened = new Promise<void>(resolve => { ws.on('message', (d: Buffer) => { if (d.toString().startsWith('<open')) resolve() }) })
+    await new Promise<void>(resolve => ws.once('open', () => { resolve() }))
+    // RFC 7395 §3.4: the client's <open/>; the server's answers once ejabberd has the stream.
+    ws.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='1.0'/>")
+    await opened
+    return ws
+  }))
+  const open = await scrape(edge.adminUrl)
+  t.equal(sum(open, 'megaphone_sessions', 'transport="websocket"'), n, 'live WebSocket sessions')
+  t.equal(sum(open, 'megaphone_sessions_opened_total', 'transport="websocket"'), n, 'opened on the backend')
+  t.equal(sum(open, 'megaphone_session_table_sessions'), n, 'in the shared table')
+  t.ok(sum(open, 'megaphone_websocket_messages_total', 'direction="in"') >= n, 'messages in')
+  // RFC 7395 §3.6: the client closes the stream.
+  for (const ws of sockets) ws.send("<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>")
+  await Promise.all(sockets.map(async ws => { await new Promise(resolve => ws.once('close', resolve)) }))
+  await waitFor(async () => sum(await scrape(edge.adminUrl), 'megaphone_sessions', 'transport="websocket"') === 0, 10_000, 'WebSocket sessions gone')
+  t.equal(sum(await scrape(edge.adminUrl), 'megaphone_sessions_ended_total', 'transport="websocket"', 'condition="client-closed"'), n, 'ended by the client\'s <close/>')
 })
 
 void t.test('logs: a child logger line per session, and no secrets or bodies', async t => {
