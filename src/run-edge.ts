@@ -37,6 +37,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     port: config.linkPort,
     secret: config.linkSecret,
     maxFrameSize: config.linkMaxFrame,
+    maxReceiveFrameSize: config.linkMaxReceiveFrame,
     maxQueueBytes: config.linkQueueBytes,
     heartbeatInterval: config.heartbeatInterval * 1000,
     heartbeatTimeout: config.heartbeatTimeout * 1000

@@ -42,6 +42,7 @@ export type Config = {
   linkPort: number
   linkSecret: string
   linkMaxFrame: number
+  linkMaxReceiveFrame: number
   linkQueueBytes: number
   heartbeatInterval: number
   heartbeatTimeout: number
@@ -177,6 +178,7 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, rea
   // An edge on any free public port (tests, throwaway runs) takes any free admin port too, so
   // that two of them on one machine do not both claim 5281; set adminPort to pin it.
   if (c.port === 0 && where.adminPort === undefined) c.adminPort = 0
+  if (c.linkMaxReceiveFrame < c.linkMaxFrame) throw new ConfigError(`${from('linkMaxReceiveFrame')}: must be at least the link's frame size (${c.linkMaxFrame})`)
   if (c.heartbeatTimeout <= c.heartbeatInterval) throw new ConfigError(`${from('heartbeatTimeout')}: must be longer than the heartbeat interval (${c.heartbeatInterval} s)`)
   if (c.websocketIdleTimeout > 0 && c.websocketPingInterval > 0 && c.websocketIdleTimeout <= c.websocketPingInterval) throw new ConfigError(`${from('websocketIdleTimeout')}: must be longer than the WebSocket ping interval (${c.websocketPingInterval} s)`)
   return c

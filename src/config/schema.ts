@@ -55,6 +55,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },
   { key: 'linkMaxFrame', type: 'int', default: 65545, min: 1024, max: 16 * 1024 * 1024, description: 'largest link frame accepted or sent (bytes, after the length prefix)' },
+  { key: 'linkMaxReceiveFrame', type: 'int', default: 16 * 1024 * 1024 + 9, min: 1024, max: 256 * 1024 * 1024, description: 'largest link frame accepted from ejabberd (bytes, after the length prefix): ejabberd does not bound what it sends clients (rosters, vCards, MAM pages); a larger element ends only its session; at least --link-max-frame' },
   { key: 'linkQueueBytes', type: 'int', default: 64 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes queued for the link while it is congested or reconnecting' },
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   { key: 'heartbeatTimeout', type: 'int', default: 30, min: 2, max: 3600, description: 'seconds of link silence before it is considered lost' },
