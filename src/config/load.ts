@@ -17,6 +17,7 @@ export type Config = {
   boshPath: string
   boshUrl: string
   corsOrigins: string[]
+  websocketOrigins: string[]
   trustProxy: boolean
   domains: string[]
   maxSessions: number

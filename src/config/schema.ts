@@ -51,6 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'websocketIdleTimeout', type: 'int', default: 90, min: 0, max: 86400, description: 'seconds without any frame from a WebSocket client (pongs count) before it is dropped; 0 never; longer than the ping interval' },
   { key: 'websocketMaxBufferedBytes', type: 'int', default: 1024 * 1024, min: 16 * 1024, max: 1024 * 1024 * 1024, description: 'bytes queued for a WebSocket client that does not read before it is dropped' },
   { key: 'websocketSeeOtherUri', type: 'string', default: '', description: 'on shutdown, send WebSocket clients here (RFC 7395 see-other-uri); empty sends system-shutdown', check: v => v === '' || /^(wss?|https?):\/\//.test(String(v)) ? undefined : 'must be empty or a ws://, wss://, http:// or https:// URL' },
+  { key: 'websocketOrigins', type: 'list', default: ['*'], description: 'comma-separated origins whose pages may open a WebSocket (the Origin header of the upgrade); * allows any; requests without Origin (not from a browser) are allowed' },
   { key: 'linkHost', type: 'string', default: '127.0.0.1', description: 'address of the mod_megaphone listener in ejabberd' },
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },

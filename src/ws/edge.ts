@@ -38,6 +38,7 @@ export function webSocketEdgeOptions (c: Config): WebSocketEdgeOptions {
     openTimeout: c.openTimeout,
     seeOtherUri: c.websocketSeeOtherUri,
     domains: c.domains,
+    origins: c.websocketOrigins,
     maxSessions: c.maxSessions,
     timerResolution: c.timerResolution
   }

@@ -22,6 +22,11 @@ export interface WsOptions {
   seeOtherUri: string
   /** domains served; empty serves whatever `<open to=…>` asks for and lets the server decide */
   domains: string[]
+  /**
+   * Web origins whose pages may open a WebSocket (the upgrade's Origin header, RFC 6455 §10.2);
+   * '*' allows any. A request without Origin is not from a browser page and is allowed.
+   */
+  origins: string[]
 }
 
 export const WS_DEFAULTS: WsOptions = {
@@ -42,5 +47,8 @@ export const WS_DEFAULTS: WsOptions = {
   maxBufferedBytes: 1024 * 1024,
   openTimeout: 10,
   seeOtherUri: '',
-  domains: []
+  domains: [],
+  // Like BOSH's CORS default: XMPP authenticates in-band (SASL), so a page from another origin
+  // gains nothing a cookie would have given it; operators who want fewer origins list them.
+  origins: ['*']
 }

@@ -69,6 +69,12 @@ export async function webSocketRoutes (app: FastifyInstance, manager: WsManager)
       if (!offersXmpp(req.headers['sec-websocket-protocol'])) {
         return await reply.code(400).type('text/plain; charset=utf-8').send('the xmpp WebSocket subprotocol is required (RFC 7395 §3.1)\n')
       }
+      // RFC 6455 §10.2: the server decides which origins it talks to; browsers always send Origin.
+      const origin = req.headers.origin
+      const origins = manager.options.origins
+      if (origin !== undefined && !origins.includes('*') && !origins.includes(origin)) {
+        return await reply.code(403).type('text/plain; charset=utf-8').send('this origin may not open a WebSocket here\n')
+      }
       if (!manager.accepting) return await reply.code(503).type('text/plain; charset=utf-8').send('shutting down\n')
     },
     // RFC 7231 §6.5.15: 426 Upgrade Required, naming the protocol to upgrade to.

@@ -156,6 +156,27 @@ void t.test('RFC 7395 §3.1: the xmpp subprotocol is required, and echoed', asyn
   t.equal(e.ws.manager.stats.accepted, 1, 'only the xmpp connection became a session')
 })
 
+void t.test('RFC 6455 §10.2: an origin allow-list refuses pages from other origins before the upgrade', async t => {
+  const e = await Edge.start(t, { origins: ['https://chat.example.com'] })
+  const foreign = new WebSocket(e.url, ['xmpp'], { origin: 'https://evil.example.net' })
+  foreign.on('error', () => {})
+  const [, res] = await once(foreign, 'unexpected-response') as [unknown, { statusCode: number }]
+  t.equal(res.statusCode, 403, 'another origin gets 403')
+  foreign.terminate()
+  const allowed = new Client(new WebSocket(e.url, ['xmpp'], { origin: 'https://chat.example.com' }))
+  t.teardown(() => { allowed.ws.terminate() })
+  await once(allowed.ws, 'open')
+  t.pass('a listed origin upgrades')
+  const noOrigin = await e.connect(t)
+  t.equal(noOrigin.ws.protocol, 'xmpp', 'a client that sends no Origin (not a browser page) upgrades')
+  t.equal(e.ws.manager.stats.accepted, 2, 'the refused request never became a session')
+  const any = await Edge.start(t)
+  const c = new Client(new WebSocket(any.url, ['xmpp'], { origin: 'https://anywhere.example' }))
+  t.teardown(() => { c.ws.terminate() })
+  await once(c.ws, 'open')
+  t.pass('by default (*) any origin upgrades')
+})
+
 void t.test('RFC 7395 §3.4: <open/> opens the stream on the link (transport websocket); the server answers with <open/> and features', async t => {
   const e = await Edge.start(t)
   const c = await e.connect(t)
