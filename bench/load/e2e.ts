@@ -46,7 +46,14 @@ export interface TargetResult {
   distribution_ms: Array<[number, number]>
   cpu: { ejabberd_seconds: number, edge_seconds: number, ejabberd_per_1000_messages: number, total_per_1000_messages: number }
   memory_series: MemoryPoint[]
+  /** the message-rate steps after the main phase, and the highest rate whose p99 stayed under 100 ms with nothing lost */
+  sweep?: { steps: SweepStep[], max_rate_p99_under_100ms: number }
 }
+
+export interface SweepStep { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, p50_ms: number, p99_ms: number, p999_ms: number }
+
+/** The latency bound of the sweep: the issue's "messages/s at which p99 stays under 100 ms". */
+const SWEEP_P99_MS = 100
 
 export interface RunContext {
   opts: LoadOptions
@@ -175,23 +182,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     const recipients = afterLogin.flatMap(s => s.onlineIndices)
     const ejCpu0 = ej !== undefined ? await ej.cpuSeconds() : 0
     const edgeCpu0 = edge !== undefined ? await cpuSecondsOf(edge.pid) : 0
-    const sendStart = performance.now()
-    pool.send({ type: 'send', rate: opts.messageRate / pool.workers.length, seconds: opts.messageSeconds, recipients })
-    const sendEnd = sendStart + opts.messageSeconds * 1000
-    let lastReceived = -1
-    let stableSince = 0
-    for (;;) {
-      await sleep(250)
-      const t = pool.totals()
-      progress.update(`${target.name}: messages sent ${t.sent}  received ${t.received}  online ${t.online}`)
-      const now = performance.now()
-      if (now < sendEnd + 500) continue
-      // Drain: done when everything sent arrived, or nothing more arrived for 3 s (at most 20 s).
-      if (t.received >= t.sent && t.sent > 0) break
-      if (t.received !== lastReceived) { lastReceived = t.received; stableSince = now }
-      if (now - stableSince > 3000 || now > sendEnd + 20_000) break
-    }
-    progress.done()
+    await deliver(pool, progress, target.name, opts.messageRate, opts.messageSeconds, recipients)
     const ejCpu = ej !== undefined ? await ej.cpuSeconds() - ejCpu0 : 0
     const edgeCpu = edge !== undefined ? await cpuSecondsOf(edge.pid) - edgeCpu0 : 0
     const final = await pool.collect()
@@ -199,6 +190,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     const l = result.latency_ms
     ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (ejabberd) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
 
+    result.sweep = await sweep(ctx, target, pool, progress, recipients, result)
     await pool.logout()
     return result
   } finally {
@@ -210,6 +202,66 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
       while (Date.now() < until && await ej.connectedUsers() > 0) await sleep(1000)
     }
   }
+}
+
+/**
+ * Sends `rate` messages/s for `seconds` spread over the workers, then waits for them: done when
+ * everything sent arrived, or nothing more arrived for 3 s (at most 20 s after the last send).
+ */
+async function deliver (pool: WorkerPool, progress: Progress, label: string, rate: number, seconds: number, recipients: number[]): Promise<void> {
+  const base = pool.totals()
+  pool.send({ type: 'send', rate: rate / pool.workers.length, seconds, recipients })
+  const sendEnd = performance.now() + seconds * 1000
+  let lastReceived = -1
+  let stableSince = 0
+  for (;;) {
+    await sleep(250)
+    const t = pool.totals()
+    const sent = t.sent - base.sent
+    const received = t.received - base.received
+    progress.update(`${label}: ${rate}/s  messages sent ${sent}  received ${received}  online ${t.online}`)
+    const now = performance.now()
+    if (now < sendEnd + 500) continue
+    if (received >= sent && sent > 0) break
+    if (received !== lastReceived) { lastReceived = received; stableSince = now }
+    if (now - stableSince > 3000 || now > sendEnd + 20_000) break
+  }
+  progress.done()
+}
+
+function sums (stats: WorkerStats[]): { sent: number, received: number, duplicated: number } {
+  return stats.reduce((a, s) => ({ sent: a.sent + s.sent, received: a.received + s.received, duplicated: a.duplicated + s.duplicated }), { sent: 0, received: 0, duplicated: 0 })
+}
+
+/**
+ * Steps the message rate up (--sweep-rates, --sweep-seconds), each step with its own latency
+ * histogram, and stops at the first step whose p99 passes 100 ms or that loses a message: the
+ * highest rate that passed is what the issue compares against ejabberd's own BOSH (the main
+ * phase's rate counts too when it passed).
+ */
+async function sweep (ctx: RunContext, target: Target, pool: WorkerPool, progress: Progress, recipients: number[], main: TargetResult): Promise<NonNullable<TargetResult['sweep']>> {
+  const { opts } = ctx
+  const steps: SweepStep[] = []
+  let best = main.messages.lost === 0 && main.messages.sent > 0 && main.latency_ms.p99 < SWEEP_P99_MS ? main.messages.rate : 0
+  for (const rate of opts.sweepRates.map(Number)) {
+    const before = sums(await pool.collect())
+    pool.send({ type: 'reset-latency' })
+    await deliver(pool, progress, `${target.name} sweep`, rate, opts.sweepSeconds, recipients)
+    const stats = await pool.collect()
+    const after = sums(stats)
+    const h = newHistogram()
+    for (const s of stats) h.add(decodeHistogram(s.histogram))
+    const l = latencyOf(h)
+    const sent = after.sent - before.sent
+    const received = after.received - before.received
+    const step: SweepStep = { rate, seconds: opts.sweepSeconds, sent, received, lost: Math.max(0, sent - received), duplicated: after.duplicated - before.duplicated, p50_ms: l.p50, p99_ms: l.p99, p999_ms: l.p999 }
+    steps.push(step)
+    ctx.log(`${target.name}: sweep ${rate}/s: ${sent} sent, ${step.lost} lost, ${step.duplicated} duplicated; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms`)
+    if (step.lost > 0 || sent === 0 || l.p99 >= SWEEP_P99_MS) break
+    best = Math.max(best, rate)
+  }
+  if (steps.length > 0) ctx.log(`${target.name}: highest message rate with p99 under ${SWEEP_P99_MS} ms and nothing lost: ${best}/s`)
+  return { steps, max_rate_p99_under_100ms: best }
 }
 
 function summarize (target: Target, stats: WorkerStats[], m: {

@@ -40,6 +40,8 @@ export type ToWorker =
   | { type: 'login', rate: number }
   /** send `rate` messages per second for `seconds`, from random own sessions to random users */
   | { type: 'send', rate: number, seconds: number, recipients: number[] }
+  /** empty the latency histogram (a rate step of the sweep measures its own messages only) */
+  | { type: 'reset-latency' }
   /** edge-only: poll every live session once per `interval` seconds until `stop-polling` */
   | { type: 'poll', interval: number, concurrency: number }
   | { type: 'stop-polling' }

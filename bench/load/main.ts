@@ -54,6 +54,7 @@ function ratios (results: TargetResult[]): Record<string, Ratio[]> {
       ['latency max (ms)', mp.latency_ms.max, other.latency_ms.max],
       ['login rate (/s)', mp.login.rate, other.login.rate],
       ['login p99 (ms)', mp.login.p99_ms, other.login.p99_ms],
+      ['messages/s with p99 < 100 ms', mp.sweep?.max_rate_p99_under_100ms ?? 0, other.sweep?.max_rate_p99_under_100ms ?? 0],
       ['ejabberd CPU s / 1,000 msgs', mp.cpu.ejabberd_per_1000_messages, other.cpu.ejabberd_per_1000_messages],
       ['ejabberd+edge CPU s / 1,000 msgs', mp.cpu.total_per_1000_messages, other.cpu.total_per_1000_messages]
     ]
@@ -157,6 +158,7 @@ async function main (): Promise<number> {
       lost_messages: t.messages.lost,
       duplicated_messages: t.messages.duplicated,
       cpu_seconds_per_1000_messages: t.cpu.ejabberd_per_1000_messages,
+      max_rate_p99_under_100ms: t.sweep?.max_rate_p99_under_100ms ?? null,
       ...(t.edge !== undefined ? { edge_rss_bytes_per_session: t.edge.rss_bytes_per_session, edge_heap_bytes_per_session: t.edge.heap_bytes_per_session } : {})
     }
   }

@@ -12,6 +12,8 @@ export interface LoadOptions {
   messageRate: number
   messageSeconds: number
   idle: number
+  sweepRates: string[]
+  sweepSeconds: number
   targets: string[]
   perWorker: number
   addresses: number
@@ -39,6 +41,8 @@ export const FLAGS: Flag[] = [
   { name: 'messageRate', flag: 'message-rate', type: 'int', default: 500, help: 'end to end: messages per second between random pairs of online sessions' },
   { name: 'messageSeconds', flag: 'message-seconds', type: 'int', default: 30, help: 'end to end: how long messages are sent' },
   { name: 'idle', flag: 'idle', type: 'int', default: 15, help: 'end to end: seconds every session stays idle before memory is read (mod_megaphone idle_gc sweeps every 10 s)' },
+  { name: 'sweepRates', flag: 'sweep-rates', type: 'list', default: ['1000', '2000', '4000'], help: 'end to end: message rates stepped through after the main phase, each for --sweep-seconds, until p99 passes 100 ms or a message is lost ("" skips)' },
+  { name: 'sweepSeconds', flag: 'sweep-seconds', type: 'int', default: 8, help: 'end to end: seconds of each sweep step' },
   { name: 'targets', flag: 'targets', type: 'list', default: ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws'], help: 'end to end: which of megaphone (edge BOSH), mod_bosh, ejabberd_ws, megaphone_ws (edge WebSocket) to run, in order' },
   { name: 'perWorker', flag: 'per-worker', type: 'int', default: 5000, help: 'sessions per client worker process (at most ~15,000 sockets each under the 20,000-file limit)' },
   { name: 'addresses', flag: 'addresses', type: 'int', default: 8, help: 'loopback source addresses to spread client sockets over (127.0.0.2 ...)' },
@@ -89,6 +93,7 @@ export function parseOptions (argv: string[]): LoadOptions {
   if (!['full', 'open'].includes(o.edgeLogin)) throw new UsageError(`--edge-login: full or open (got ${o.edgeLogin})`)
   const known = ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws', 'bosh', 'ws']
   for (const t of o.targets) if (!known.includes(t)) throw new UsageError(`--targets: unknown target ${t} (${known.join(', ')})`)
+  for (const r of o.sweepRates) if (!/^[1-9][0-9]*$/.test(r)) throw new UsageError(`--sweep-rates: positive integers, comma-separated (got ${r})`)
   if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
   if (o.addresses < 1 || o.addresses > 250) throw new UsageError('--addresses: 1 to 250')
   if (o.edgePollInterval < 3 && o.edgePollInterval !== 0) o.edgePollInterval = 3

@@ -243,6 +243,7 @@ process.on('message', (m: unknown) => {
     case 'init': setUp(msg); post(process, { type: 'ready' } satisfies FromWorker); break
     case 'login': login(msg.rate); break
     case 'send': send(msg.rate, msg.seconds, msg.recipients); break
+    case 'reset-latency': histogram.reset(); break
     case 'poll': poll(msg.interval, msg.concurrency); break
     case 'stop-polling': polling = false; break
     case 'hold': hold(); break

@@ -1,0 +1,84 @@
+/**
+ * The load harness (bench/load) at a tiny scale, run the way an operator runs it: its own
+ * throwaway ejabberd, a few sessions through the edge, mod_bosh and ejabberd's WebSocket, then
+ * the edge alone against the null backend. Checks what the harness promises to write (the
+ * summary's fields, the charts, the ratios), and that nothing was lost on the way; it never
+ * checks how fast anything was (docs/benchmarks.md has the figures of full runs).
+ */
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+
+interface Run { code: number | null, out: string }
+
+async function harness (args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load/main.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const code = await new Promise<number | null>(resolve => child.on('exit', c => resolve(c)))
+  return { code, out }
+}
+
+void t.test('--help lists every option with its default', async t => {
+  const r = await harness(['--help'])
+  t.equal(r.code, 0)
+  for (const flag of ['--sessions', '--rate', '--message-rate', '--targets', '--edge-sessions', '--edge-held', '--users-file', '--out']) {
+    t.match(r.out, flag)
+  }
+})
+
+void t.test('a bad option says which and exits 2', async t => {
+  const r = await harness(['--sessions', 'many'])
+  t.equal(r.code, 2)
+  t.match(r.out, /--sessions: must be a non-negative integer/)
+  const u = await harness(['--targets', 'megaphone,prosody'])
+  t.equal(u.code, 2)
+  t.match(u.out, /unknown target prosody/)
+})
+
+void t.test('a tiny full run writes the summary, the charts and the ratios', async t => {
+  const out = await mkdtemp(join(tmpdir(), 'megaphone-bench-'))
+  t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
+  const r = await harness([
+    '--sessions', '12', '--rate', '40', '--message-rate', '40', '--message-seconds', '2', '--idle', '1',
+    '--sweep-rates', '60', '--sweep-seconds', '1',
+    '--targets', 'megaphone,mod_bosh,ejabberd_ws', '--per-worker', '6', '--addresses', '3',
+    '--edge-sessions', '60', '--edge-held', '30', '--out', out
+  ])
+  t.equal(r.code, 0, r.out.slice(-2000))
+  t.match(r.out, /^machine: .*node v\d+.*commit /m, 'the machine line comes first')
+  t.match(r.out, /megaphone vs mod_bosh \(ratio = megaphone \/ mod_bosh\)/)
+  t.match(r.out, /megaphone vs ejabberd_ws/)
+  t.match(r.out, /messages\/s with p99 < 100 ms/)
+
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>
+  t.equal(summary.sessions, 12)
+  for (const name of ['megaphone', 'mod_bosh', 'ejabberd_ws']) {
+    const s = summary[name] as { sessions: number, ejabberd_bytes_per_session: number, latency_ms: { p50: number, p99: number }, lost_messages: number, duplicated_messages: number, max_rate_p99_under_100ms: number }
+    t.equal(s.sessions, 12, `${name}: every session logged in`)
+    t.ok(s.ejabberd_bytes_per_session !== null && Number.isFinite(s.ejabberd_bytes_per_session), `${name}: ejabberd memory per session read from the node`)
+    t.ok(s.latency_ms.p50 > 0 && s.latency_ms.p99 >= s.latency_ms.p50, `${name}: latency percentiles`)
+    t.equal(s.lost_messages, 0, `${name}: no message lost`)
+    t.equal(s.duplicated_messages, 0, `${name}: no message duplicated`)
+    t.ok(Number.isInteger(s.max_rate_p99_under_100ms), `${name}: the sweep's highest rate with p99 under 100 ms`)
+  }
+  t.equal(summary.lost_messages, 0)
+  t.equal(summary.duplicated_messages, 0)
+  t.equal(summary.reordered_messages, 0)
+  const edge = summary.edge_heap_bytes_per_session as { bytes: number, sessions: number }
+  t.equal(edge.sessions, 60, 'edge-only: every session created against the null backend')
+  t.ok(Number.isFinite(edge.bytes), 'edge-only: heap per session')
+  const held = summary.edge_heap_bytes_per_held_poll as { bytes: number, held: number }
+  t.equal(held.held, 30, 'edge-only: every long-poll held')
+  const backlogs = summary.listener_backlogs as Array<{ backlog: number }>
+  t.ok(backlogs.length >= 3 && backlogs.every(b => b.backlog === 4096), 'backlog 4096 on every listener')
+
+  const files = await readdir(out)
+  for (const f of ['memory-vs-sessions.svg', 'latency.svg', 'edge-memory.svg', 'run.log']) t.ok(files.includes(f), f)
+  t.match(await readFile(join(out, 'latency.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+})
