@@ -127,7 +127,6 @@ export class BoshManager implements SessionHost {
       return
     }
     const s = new BoshSession(this, {
-      sid: this.registry.sidOf(row),
       row,
       rid: p.rid,
       wait: p.wait,
@@ -163,6 +162,10 @@ export class BoshManager implements SessionHost {
   }
 
   // SessionHost ---------------------------------------------------------------------------------
+
+  sidOf (s: BoshSession): string {
+    return this.registry.sidOf(s.row)
+  }
 
   sendToServer (s: BoshSession, xml: string): boolean {
     try {
@@ -211,11 +214,13 @@ export class BoshManager implements SessionHost {
     this.closeStream(s, '')
     this.deadlines.cancel(s.row * 2 + WAIT)
     this.deadlines.cancel(s.row * 2 + INACTIVITY)
+    // The sid lives in the table only: read it before the row goes.
+    const sid = this.events.ended === undefined ? '' : s.sid
     this.sessions[s.row] = undefined
     this.registry.close(s.row)
     const why = s.endReason
     this.stats.sessionsEnded[why] = (this.stats.sessionsEnded[why] ?? 0) + 1
-    this.events.ended?.(s.sid, connId, why)
+    this.events.ended?.(sid, connId, why)
   }
 
   /** Graceful drain: no new sessions, and every held request hears system-shutdown (XEP-0124 §17.2). */

@@ -13,6 +13,11 @@ export const NS_STREAM = 'http://etherx.jabber.org/streams'
 export type BodyAttrs = Record<string, string | number | undefined>
 
 const OPEN = `<body xmlns='${NS_HTTPBIND}' xmlns:xmpp='${NS_XBOSH}' xmlns:stream='${NS_STREAM}'`
+/**
+ * The empty body, one string for everyone: a polling session keeps its last response for
+ * XEP-0124 §14.3, and that is usually this one.
+ */
+const EMPTY = OPEN + '/>'
 
 /**
  * `<body .../>` with `payloads` inside. xmlns:stream is always declared so that a
@@ -26,7 +31,7 @@ export function bodyResponse (attrs: BodyAttrs, payloads: readonly string[] = []
     if (v === undefined) continue
     s += ` ${name}='${typeof v === 'number' ? String(v) : escapeAttr(v)}'`
   }
-  if (payloads.length === 0) return s + '/>'
+  if (payloads.length === 0) return s === OPEN ? EMPTY : s + '/>'
   return s + '>' + payloads.join('') + '</body>'
 }
 

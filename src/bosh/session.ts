@@ -22,6 +22,8 @@ export interface Responder {
 export interface SessionHost {
   readonly options: BoshOptions
   now (): number
+  /** the sid of a live session (formatted again from the session table: sessions keep no copy) */
+  sidOf (s: BoshSession): string
   sendToServer (s: BoshSession, xml: string): boolean
   restartStream (s: BoshSession): boolean
   closeStream (s: BoshSession, condition: string): void
@@ -71,6 +73,22 @@ interface Waiting {
   repeats: number
 }
 
+/**
+ * The creation request until its response goes out (XEP-0124 §7.2), with what only that
+ * response needs; dropped once answered.
+ */
+interface Creation {
+  rid: number
+  reply: Responder
+  ver: string | undefined
+  authid: string
+  from: string
+}
+
+/** Shared by every session with nothing queued or held (allocation is lazy: see below). */
+const NONE: readonly never[] = Object.freeze([])
+const DEFAULT_CONTENT_TYPE = 'text/xml; charset=utf-8'
+
 const enum Phase {
   /** waiting for the server's first stream header */
   Opening,
@@ -79,8 +97,14 @@ const enum Phase {
   Ended
 }
 
+/**
+ * Memory: a million sessions are idle most of the time, so an idle session keeps only what the
+ * protocol needs between requests (measured with bench:load --mode edge-only). The sid lives in
+ * the session table, the queues (`ahead`, `held`, `pending`, `cache`) exist only while they
+ * hold something, the creation request's details go with its response, and strings that are
+ * the same for most sessions (the default content type, the empty body) are shared.
+ */
 export class BoshSession implements ConnectionHandler {
-  readonly sid: string
   readonly row: number
   connId = 0
   /** why the session ended, for the sessions-ended metric */
@@ -89,28 +113,26 @@ export class BoshSession implements ConnectionHandler {
   // Negotiated at creation (XEP-0124 §7.2).
   readonly wait: number
   readonly hold: number
-  readonly requests: number
-  readonly ver: string | undefined
+  /** XEP-0124 §7.2: no 'ver' in the creation request (§17.1 errors use HTTP statuses) */
+  readonly legacy: boolean
   readonly contentType: string
   readonly clientAcks: boolean
   private readonly polling: boolean
 
   private phase = Phase.Opening
-  private creation: { rid: number, reply: Responder } | undefined
-  authid = ''
-  from = ''
+  private creation: Creation | undefined
 
   /** XEP-0124 §14.2: every rid up to this one has been received and processed */
   lastRid: number
-  /** requests that arrived ahead of a gap in the rids, by rid (XEP-0124 §14.2) */
-  private readonly ahead = new Map<number, Waiting>()
-  /** requests held for the server's payloads, oldest (lowest rid) first */
-  private readonly held: Held[] = []
-  /** payloads from the server waiting for a request to carry them */
-  private pending: string[] = []
+  /** requests that arrived ahead of a gap in the rids, by rid (XEP-0124 §14.2); made when needed */
+  private ahead: Map<number, Waiting> | undefined
+  /** requests held for the server's payloads, oldest (lowest rid) first; undefined when none */
+  private held: Held[] | undefined
+  /** payloads from the server waiting for a request to carry them; undefined when none */
+  private pending: string[] | undefined
   private pendingBytes = 0
-  /** XEP-0124 §14.3 responses kept for repeated rids, oldest first */
-  private readonly cache: Cached[] = []
+  /** XEP-0124 §14.3 responses kept for repeated rids, oldest first; undefined when none */
+  private cache: Cached[] | undefined
   /** the highest rid answered, and when (XEP-0124 §9.2 report) */
   private lastAnswered = 0
   /** XEP-0124 §12: when the last new request arrived and whether the answer to it was empty */
@@ -128,7 +150,6 @@ export class BoshSession implements ConnectionHandler {
   constructor (
     private readonly host: SessionHost,
     init: {
-      sid: string
       row: number
       rid: number
       wait: number
@@ -141,14 +162,15 @@ export class BoshSession implements ConnectionHandler {
     }
   ) {
     const o = host.options
-    this.sid = init.sid
     this.row = init.row
     this.wait = Math.min(init.wait, o.maxWait)
     this.hold = Math.min(init.hold, o.maxHold)
-    // XEP-0124 §7.2: 'requests' is recommended at hold + 1.
-    this.requests = this.hold + 1
-    this.ver = init.ver
-    this.contentType = init.contentType ?? 'text/xml; charset=utf-8'
+    this.legacy = init.ver === undefined
+    // The client's value is a slice of its whole creation request, which keeping it would keep:
+    // the usual value is shared instead.
+    this.contentType = init.contentType === undefined || init.contentType === DEFAULT_CONTENT_TYPE
+      ? DEFAULT_CONTENT_TYPE
+      : flat(init.contentType)
     this.clientAcks = init.ack
     // XEP-0124 §12: hold=0 or wait=0 makes a polling session.
     this.polling = this.hold === 0 || this.wait === 0
@@ -156,21 +178,24 @@ export class BoshSession implements ConnectionHandler {
     this.inactivity = this.polling ? o.maxInactivity + o.polling : o.maxInactivity
     this.key = init.newkey?.toLowerCase()
     this.lastRid = init.rid
-    this.creation = { rid: init.rid, reply: init.reply }
+    this.creation = { rid: init.rid, reply: init.reply, ver: init.ver, authid: '', from: '' }
   }
 
-  get legacy (): boolean { return this.ver === undefined }
+  get sid (): string { return this.host.sidOf(this) }
+  /** XEP-0124 §7.2: 'requests' is recommended at hold + 1. */
+  get requests (): number { return this.hold + 1 }
   get ended (): boolean { return this.phase === Phase.Ended }
-  get heldCount (): number { return this.held.length }
+  get heldCount (): number { return this.held?.length ?? 0 }
 
   // ---------------------------------------------------------------------------------------------
   // Events from the server (through the link)
   // ---------------------------------------------------------------------------------------------
 
   onStreamStart (start: StreamStart): void {
-    if (this.phase !== Phase.Opening) return // a restart's header: nothing to relay over BOSH
-    this.authid = start.id
-    this.from = start.from
+    const c = this.creation
+    if (this.phase !== Phase.Opening || c === undefined) return // a restart's header: nothing to relay over BOSH
+    c.authid = start.id
+    c.from = start.from
     this.phase = Phase.Open
     // XEP-0206 §4: features "as soon as they are available". They follow the header in the same
     // link chunk, so answer on the next macrotask and they ride in the creation response.
@@ -179,12 +204,13 @@ export class BoshSession implements ConnectionHandler {
 
   onData (xml: string): void {
     if (this.phase === Phase.Ended) return
+    this.pending ??= []
     this.pending.push(xml)
     this.pendingBytes += xml.length
     // XEP-0206 §6: a stream error travels in the terminate body (remote-stream-error), which the
     // CLOSE right behind it produces; sending it now would split it from its condition.
     if (xml.startsWith('<stream:error')) { this.sawStreamError = true; return }
-    if (this.pendingBytes > this.host.options.maxPendingBytes && this.held.length === 0) {
+    if (this.pendingBytes > this.host.options.maxPendingBytes && this.held === undefined) {
       // A client that stopped polling while the server kept talking: it is gone.
       this.end('policy-violation', 'pending-overflow')
       return
@@ -220,7 +246,7 @@ export class BoshSession implements ConnectionHandler {
     // a pause or a terminate (§11).
     const window = this.requests + (req.pause !== undefined || req.type === 'terminate' ? 1 : 0)
     if (rid > this.lastRid + window) { this.fail('item-not-found', reply); return }
-    const early = this.ahead.get(rid)
+    const early = this.ahead?.get(rid)
     if (early !== undefined) {
       // XEP-0124 §14.3: a rid received but not yet answered: answer the old request with a
       // recoverable error and keep the new one.
@@ -231,28 +257,32 @@ export class BoshSession implements ConnectionHandler {
     }
     if (rid > this.lastRid + 1) {
       // XEP-0124 §14.2: payloads are forwarded in rid order; this one waits for the gap.
+      this.ahead ??= new Map()
       this.ahead.set(rid, { req, reply, repeats: 0 })
       return
     }
     this.process(req, reply)
     // Requests that were waiting behind this one can go now.
-    for (let next = this.ahead.get(this.lastRid + 1); next !== undefined; next = this.ahead.get(this.lastRid + 1)) {
-      this.ahead.delete(this.lastRid + 1)
+    const ahead = this.ahead
+    if (ahead === undefined) return
+    for (let next = ahead.get(this.lastRid + 1); next !== undefined; next = ahead.get(this.lastRid + 1)) {
+      ahead.delete(this.lastRid + 1)
       if (this.ended) { this.answer(next.reply, bodyResponse({})); continue }
       this.process(next.req, next.reply)
     }
+    if (ahead.size === 0 && this.ahead === ahead) this.ahead = undefined
   }
 
   /** A request whose rid we have already received (XEP-0124 §14.3). */
   private repeated (req: BoshRequest, reply: Responder): void {
-    const held = this.held.find(h => h.rid === req.rid)
+    const held = this.held?.find(h => h.rid === req.rid)
     if (held !== undefined) {
       if (++held.repeats > this.host.options.maxRidRepeats) { this.fail('policy-violation', reply); return }
       this.recoverable(held.reply)
       held.reply = reply
       return
     }
-    const cached = this.cache.find(c => c.rid === req.rid)
+    const cached = this.cache?.find(c => c.rid === req.rid)
     if (cached !== undefined) {
       this.answer(reply, cached.body)
       return
@@ -285,7 +315,7 @@ export class BoshSession implements ConnectionHandler {
 
     const empty = req.payloads.length === 0 && !req.restart
     const special = req.pause !== undefined || req.type === 'terminate'
-    const outstanding = this.held.length + 1
+    const outstanding = this.heldCount + 1
     // XEP-0124 §11: more simultaneous requests than 'requests' (a pause or terminate may use one more).
     if (!special && outstanding > this.requests) { this.fail('policy-violation', reply); return }
     // XEP-0124 §11: 'requests' requests unanswered, the last one empty, two of them within 'polling'.
@@ -308,13 +338,14 @@ export class BoshSession implements ConnectionHandler {
 
     if (req.type === 'terminate') { this.terminate(reply); return }
 
+    this.held ??= []
     this.held.push({ rid: req.rid, reply, arrived: now, repeats: 0, empty, pause: req.pause !== undefined })
 
     if (req.pause !== undefined) {
       // XEP-0124 §10: answer everything now (the pause response carries no payloads) and stretch
       // the inactivity period to the pause, never beyond maxpause.
       this.inactivity = Math.min(req.pause, o.maxPause)
-      while (this.held.length > 0) this.respondOldest(true)
+      while (this.held !== undefined) this.respondOldest(true)
       this.host.setWaitDeadline(this, 0)
       return
     }
@@ -322,7 +353,7 @@ export class BoshSession implements ConnectionHandler {
     // XEP-0124 §9.2: the client's ack is behind our last response and it has been a while:
     // answer now with a report so it can resend the missing request.
     if (req.ack !== undefined && this.clientAcks && req.ack < this.lastAnswered) {
-      const missing = this.cache.find(c => c.rid === req.ack! + 1)
+      const missing = this.cache?.find(c => c.rid === req.ack! + 1)
       if (missing !== undefined && now - missing.sentAt >= o.reportAfterMs) {
         this.respondOldest(false, { report: missing.rid, time: now - missing.sentAt })
       }
@@ -338,10 +369,10 @@ export class BoshSession implements ConnectionHandler {
   flush (): void {
     if (this.phase === Phase.Ended || this.creation !== undefined) return
     // XEP-0124 §8: payloads go out as soon as a request can carry them, oldest request first.
-    if (this.pending.length > 0 && this.held.length > 0) this.respondOldest(false)
+    if (this.pending !== undefined && this.held !== undefined) this.respondOldest(false)
     // XEP-0124 §8: never hold more than 'hold' requests; §12: a polling session holds none.
-    while (this.held.length > this.hold) this.respondOldest(false)
-    const oldest = this.held[0]
+    while (this.heldCount > this.hold) this.respondOldest(false)
+    const oldest = this.held?.[0]
     this.host.setWaitDeadline(this, oldest === undefined ? 0 : oldest.arrived + this.wait * 1000)
   }
 
@@ -349,13 +380,13 @@ export class BoshSession implements ConnectionHandler {
   onWaitDeadline (): void {
     // While opening, the wait deadline is the open deadline: the server never answered.
     if (this.creation !== undefined) { this.end('remote-connection-failed', 'open-timeout'); return }
-    if (this.held.length > 0) this.respondOldest(false)
+    if (this.held !== undefined) this.respondOldest(false)
     this.flush()
   }
 
   /** XEP-0124 §10: no request for longer than the inactivity period: the client is gone. */
   onInactivity (): void {
-    if (this.held.length > 0) return
+    if (this.held !== undefined) return
     if (this.phase === Phase.Ended) { this.host.release(this); return }
     this.end(undefined, 'inactivity')
   }
@@ -370,9 +401,9 @@ export class BoshSession implements ConnectionHandler {
    * its rid, so dead ones get an empty body (cached all the same, §14.3).
    */
   private respondOldest (noPayloads: boolean, extra: BodyAttrs = {}): void {
-    const h = this.held.shift()
+    const h = this.takeOldest()
     if (h === undefined) return
-    const carry = !noPayloads && (h.reply.open || !this.held.some(x => x.reply.open))
+    const carry = !noPayloads && (h.reply.open || this.held?.some(x => x.reply.open) !== true)
     const payloads = carry ? this.takePending() : []
     const attrs: BodyAttrs = { ...extra }
     // XEP-0124 §9.2: ack the highest rid received in order, when it is not this request's own.
@@ -383,7 +414,7 @@ export class BoshSession implements ConnectionHandler {
     if (!h.pause) this.remember(h.rid, body)
     this.answer(h.reply, body)
     // XEP-0124 §10: the inactivity clock runs from the moment no request is held.
-    if (this.held.length === 0) this.armInactivity()
+    if (this.held === undefined) this.armInactivity()
   }
 
   private answerCreation (): void {
@@ -393,16 +424,16 @@ export class BoshSession implements ConnectionHandler {
     const o = this.host.options
     // XEP-0124 §7.2 and XEP-0206 §4: the session creation response.
     const attrs: BodyAttrs = {
-      sid: this.sid,
+      sid: this.host.sidOf(this),
       wait: this.wait,
       requests: this.requests,
       hold: this.hold,
       inactivity: this.inactivity,
       polling: o.polling,
       maxpause: o.maxPause > 0 ? o.maxPause : undefined,
-      ver: this.ver === undefined ? undefined : minVersion(this.ver, '1.11'),
-      from: this.from === '' ? undefined : this.from,
-      authid: this.authid,
+      ver: c.ver === undefined ? undefined : minVersion(c.ver, '1.11'),
+      from: c.from === '' ? undefined : c.from,
+      authid: c.authid,
       // XEP-0124 §9.1: we acknowledge requests throughout the session.
       ack: c.rid,
       'xmpp:version': '1.0',
@@ -411,30 +442,59 @@ export class BoshSession implements ConnectionHandler {
     const body = bodyResponse(attrs, this.takePending())
     this.remember(c.rid, body)
     this.answer(c.reply, body)
-    if (this.held.length === 0) this.armInactivity()
+    if (this.held === undefined) this.armInactivity()
     this.flush()
   }
 
-  private takePending (): string[] {
+  private takePending (): readonly string[] {
     const p = this.pending
-    if (p.length === 0) return p
-    this.pending = []
+    if (p === undefined) return NONE
+    this.pending = undefined
     this.pendingBytes = 0
     return p
   }
 
+  /** The oldest held request, out of the list (which goes when it empties). */
+  private takeOldest (): Held | undefined {
+    const q = this.held
+    if (q === undefined) return undefined
+    const h = q.shift()
+    if (q.length === 0) this.held = undefined
+    return h
+  }
+
+  /** Every held request, oldest first; none are held afterwards. */
+  private takeHeld (): readonly Held[] {
+    const q = this.held ?? NONE
+    this.held = undefined
+    return q
+  }
+
   private remember (rid: number, body: string): void {
     const now = this.host.now()
-    this.cache.push({ rid, body, sentAt: now })
     if (rid > this.lastAnswered) this.lastAnswered = rid
     // XEP-0124 §14.3: keep 'requests' responses, or with client acks every unacknowledged one
     // (bounded, so a client that never acks cannot grow it).
     const keep = this.clientAcks ? this.host.options.maxCachedResponses : this.requests
-    while (this.cache.length > keep) this.cache.shift()
+    const cache = this.cache
+    if (cache === undefined) { this.cache = [{ rid, body, sentAt: now }]; return }
+    if (keep === 1 && cache.length === 1) {
+      // A polling session keeps one response: reuse its entry rather than make another.
+      const only = cache[0]!
+      only.rid = rid
+      only.body = body
+      only.sentAt = now
+      return
+    }
+    cache.push({ rid, body, sentAt: now })
+    while (cache.length > keep) cache.shift()
   }
 
   private dropCachedUpTo (ack: number): void {
-    while (this.cache.length > 0 && this.cache[0]!.rid <= ack) this.cache.shift()
+    const cache = this.cache
+    if (cache === undefined) return
+    while (cache.length > 0 && cache[0]!.rid <= ack) cache.shift()
+    if (cache.length === 0) this.cache = undefined
   }
 
   private answer (reply: Responder, body: string, status = 200): void {
@@ -457,8 +517,7 @@ export class BoshSession implements ConnectionHandler {
     this.host.closeStream(this, '')
     // The oldest open request acknowledges the termination (with anything still queued), the
     // others get empty bodies.
-    const all = [...this.held.map(h => h.reply), reply]
-    this.held.length = 0
+    const all = [...this.takeHeld().map(h => h.reply), reply]
     all.forEach((r, i) => {
       this.answer(r, i === 0 ? terminateResponse(undefined, this.takePending()) : bodyResponse({}))
     })
@@ -474,7 +533,7 @@ export class BoshSession implements ConnectionHandler {
       this.host.closeStream(this, reason)
     }
     this.endCondition = condition ?? ''
-    if (condition === undefined && reply === undefined && this.held.length === 0) {
+    if (condition === undefined && reply === undefined && this.held === undefined) {
       // XEP-0124 §10: an inactive session ends "without informing the client".
       this.host.release(this)
       return
@@ -482,7 +541,7 @@ export class BoshSession implements ConnectionHandler {
     const body = terminateResponse(condition, this.takePending())
     const status = condition !== undefined && this.legacy ? legacyStatus(condition) : 200
     if (this.creation !== undefined) { this.answer(this.creation.reply, body, status); this.creation = undefined }
-    for (const h of this.held.splice(0)) this.answer(h.reply, body, status)
+    for (const h of this.takeHeld()) this.answer(h.reply, body, status)
     if (reply !== undefined) this.answer(reply, body, status)
     this.dropAhead(body, status)
     this.host.release(this)
@@ -501,7 +560,7 @@ export class BoshSession implements ConnectionHandler {
       this.host.release(this)
       return
     }
-    const h = this.held.shift()
+    const h = this.takeOldest()
     if (h === undefined) {
       // Nobody to tell now: the next request hears it with the payloads still queued (handle),
       // or the inactivity deadline (already running) forgets the session.
@@ -509,20 +568,28 @@ export class BoshSession implements ConnectionHandler {
       return
     }
     this.answer(h.reply, terminateResponse(this.endCondition, this.takePending()))
-    for (const o of this.held.splice(0)) this.answer(o.reply, bodyResponse({}))
+    for (const o of this.takeHeld()) this.answer(o.reply, bodyResponse({}))
     this.dropAhead()
     this.host.release(this)
   }
 
   private dropAhead (body: string = bodyResponse({}), status = 200): void {
-    for (const w of this.ahead.values()) this.answer(w.reply, body, status)
-    this.ahead.clear()
+    const ahead = this.ahead
+    if (ahead === undefined) return
+    this.ahead = undefined
+    for (const w of ahead.values()) this.answer(w.reply, body, status)
+    ahead.clear() // handle() may be walking it
   }
 
   /** For shutdown: end with system-shutdown (XEP-0124 §17.2). */
   shutdown (): void {
     this.end('system-shutdown', 'shutdown')
   }
+}
+
+/** A copy of `s` that does not keep the string it was sliced from. */
+function flat (s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1')
 }
 
 function sha1Hex (s: string): string {
