@@ -131,8 +131,15 @@ export class BoshSession implements ConnectionHandler {
   /** payloads from the server waiting for a request to carry them; undefined when none */
   private pending: string[] | undefined
   private pendingBytes = 0
-  /** XEP-0124 §14.3 responses kept for repeated rids, oldest first; undefined when none */
-  private cache: Cached[] | undefined
+  /**
+   * XEP-0124 §14.3 responses kept for repeated rids: the newest here (a polling session keeps
+   * only that one, so it costs no objects), older ones in `olderCached`, oldest first.
+   * `cachedBody` is undefined when nothing is kept.
+   */
+  private cachedRid = 0
+  private cachedBody: string | undefined
+  private cachedAt = 0
+  private olderCached: Cached[] | undefined
   /** the highest rid answered, and when (XEP-0124 §9.2 report) */
   private lastAnswered = 0
   /** XEP-0124 §12: when the last new request arrived and whether the answer to it was empty */
@@ -282,7 +289,7 @@ export class BoshSession implements ConnectionHandler {
       held.reply = reply
       return
     }
-    const cached = this.cache?.find(c => c.rid === req.rid)
+    const cached = this.cached(req.rid)
     if (cached !== undefined) {
       this.answer(reply, cached.body)
       return
@@ -353,7 +360,7 @@ export class BoshSession implements ConnectionHandler {
     // XEP-0124 §9.2: the client's ack is behind our last response and it has been a while:
     // answer now with a report so it can resend the missing request.
     if (req.ack !== undefined && this.clientAcks && req.ack < this.lastAnswered) {
-      const missing = this.cache?.find(c => c.rid === req.ack! + 1)
+      const missing = this.cached(req.ack + 1)
       if (missing !== undefined && now - missing.sentAt >= o.reportAfterMs) {
         this.respondOldest(false, { report: missing.rid, time: now - missing.sentAt })
       }
@@ -476,25 +483,31 @@ export class BoshSession implements ConnectionHandler {
     // XEP-0124 §14.3: keep 'requests' responses, or with client acks every unacknowledged one
     // (bounded, so a client that never acks cannot grow it).
     const keep = this.clientAcks ? this.host.options.maxCachedResponses : this.requests
-    const cache = this.cache
-    if (cache === undefined) { this.cache = [{ rid, body, sentAt: now }]; return }
-    if (keep === 1 && cache.length === 1) {
-      // A polling session keeps one response: reuse its entry rather than make another.
-      const only = cache[0]!
-      only.rid = rid
-      only.body = body
-      only.sentAt = now
-      return
+    if (this.cachedBody !== undefined && keep > 1) {
+      this.olderCached ??= []
+      this.olderCached.push({ rid: this.cachedRid, body: this.cachedBody, sentAt: this.cachedAt })
+      while (this.olderCached.length > keep - 1) this.olderCached.shift()
     }
-    cache.push({ rid, body, sentAt: now })
-    while (cache.length > keep) cache.shift()
+    this.cachedRid = rid
+    this.cachedBody = body
+    this.cachedAt = now
   }
 
+  /** The response kept for `rid` (XEP-0124 §14.3), or undefined. */
+  private cached (rid: number): Cached | undefined {
+    if (this.cachedBody !== undefined && this.cachedRid === rid) return { rid, body: this.cachedBody, sentAt: this.cachedAt }
+    return this.olderCached?.find(c => c.rid === rid)
+  }
+
+  /** XEP-0124 §9.1: forgets the responses up to `ack`, oldest first. */
   private dropCachedUpTo (ack: number): void {
-    const cache = this.cache
-    if (cache === undefined) return
-    while (cache.length > 0 && cache[0]!.rid <= ack) cache.shift()
-    if (cache.length === 0) this.cache = undefined
+    const older = this.olderCached
+    if (older !== undefined) {
+      while (older.length > 0 && older[0]!.rid <= ack) older.shift()
+      if (older.length > 0) return
+      this.olderCached = undefined
+    }
+    if (this.cachedBody !== undefined && this.cachedRid <= ack) this.cachedBody = undefined
   }
 
   private answer (reply: Responder, body: string, status = 200): void {
