@@ -1,9 +1,11 @@
 /**
  * The link's write path, with explicit backpressure (as aedes does): while the socket accepts
- * writes, frames go straight to it, corked for the rest of the tick so that a burst leaves in one
- * writev; once `write()` returns false, frames wait here, in order, until 'drain'.
+ * writes, frames go straight to it, corked until the event loop's check phase, so that every frame
+ * produced while one poll phase runs its I/O callbacks (all the HTTP requests and WebSocket
+ * messages that arrived together) leaves in one writev; once `write()` returns false, frames wait
+ * here, in order, until 'drain'.
  *
- *   write(frame) ──socket accepting──> socket.write (corked until nextTick)
+ *   write(frame) ──socket accepting──> socket.write (corked until setImmediate)
  *        │
  *        └──socket refused (write() was false)──> [ items ... ] ──'drain'──> socket.write ...
  *
@@ -79,7 +81,10 @@ export class SendQueue {
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
-      process.nextTick(this.uncork)
+      // Not nextTick: each request is its own callback, so a tick holds one frame and every frame
+      // would cost a syscall (measured at 10,000 BOSH sessions: 6 s of 86 s in the edge went to
+      // one write per frame). setImmediate runs right after the poll phase: no added wait.
+      setImmediate(this.uncork)
     }
     let ok = this.socket.write(a)
     if (b !== undefined) ok = this.socket.write(b)
