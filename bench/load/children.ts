@@ -117,7 +117,9 @@ export class EdgeProcess {
   private constructor (readonly child: ChildProcess, readonly port: number) {}
 
   static async start (flags: string[], heapMb = 4096): Promise<EdgeProcess> {
-    const child = spawn('edge-child.ts', flags, ['--expose-gc', `--max-old-space-size=${heapMb}`])
+    // BENCH_EDGE_NODE_ARGS adds Node flags to the edge alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+    const extra = (process.env.BENCH_EDGE_NODE_ARGS ?? '').split(/\s+/).filter(a => a !== '')
+    const child = spawn('edge-child.ts', flags, ['--expose-gc', `--max-old-space-size=${heapMb}`, ...extra])
     const reply = await new Promise<FromEdge>((resolve, reject) => {
       child.once('message', (m: unknown) => { resolve(m as FromEdge) })
       child.once('exit', code => { reject(new Error(`the edge exited (${code ?? '?'}) before it was ready`)) })

@@ -52,6 +52,9 @@ export interface TargetResult {
 
 export interface SweepStep { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, p50_ms: number, p99_ms: number, p999_ms: number }
 
+/** The listen backlog of every listener in a run, the edge's and ejabberd's (scripts/ejabberd.sh). */
+export const EDGE_BACKLOG = 4096
+
 /** The latency bound of the sweep: the "messages/s at which p99 stays under 100 ms". */
 const SWEEP_P99_MS = 100
 
@@ -101,6 +104,9 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     if (ej === undefined) throw new Error('the edge needs the bench ejabberd')
     edge = await EdgeProcess.start([
       '--port', '0', '--link-port', String(ej.linkPort), '--link-secret', ej.linkSecret, '--log-level', 'warn',
+      // The same accept queue as every ejabberd listener of the run (scripts/ejabberd.sh): with the
+      // edge's default (511) a login burst overflows it, SYNs are dropped and retried a second later.
+      '--backlog', String(EDGE_BACKLOG),
       // A table sized to the run: its arrays are allocated whole at start.
       '--max-sessions', String(Math.max(1024, n * 2))
     ])

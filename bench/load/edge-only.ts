@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EdgeProcess, NullBackendProcess, WorkerPool } from './children.ts'
-import { workerInits } from './e2e.ts'
+import { EDGE_BACKLOG, workerInits } from './e2e.ts'
 import type { MemorySample } from './ipc.ts'
 import type { LoadOptions } from './options.ts'
 import { Progress, kib, mib, sleep } from './progress.ts'
@@ -56,7 +56,7 @@ function secret (): string {
 async function startPair (flags: string[], heapMb: number): Promise<{ backend: NullBackendProcess, edge: EdgeProcess, flags: string[] }> {
   const s = secret()
   const backend = await NullBackendProcess.start(s)
-  const all = ['--port', '0', '--link-port', String(backend.port), '--link-secret', s, '--log-level', 'warn', ...flags]
+  const all = ['--port', '0', '--link-port', String(backend.port), '--link-secret', s, '--log-level', 'warn', '--backlog', String(EDGE_BACKLOG), ...flags]
   try {
     return { backend, edge: await EdgeProcess.start(all, heapMb), flags }
   } catch (err) {
