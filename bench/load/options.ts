@@ -40,7 +40,7 @@ export const FLAGS: Flag[] = [
   { name: 'rate', flag: 'rate', type: 'int', default: 500, help: 'end to end: logins started per second (0: as fast as 1,000 in flight per worker allow)' },
   { name: 'messageRate', flag: 'message-rate', type: 'int', default: 500, help: 'end to end: messages per second between random pairs of online sessions' },
   { name: 'messageSeconds', flag: 'message-seconds', type: 'int', default: 30, help: 'end to end: how long messages are sent' },
-  { name: 'idle', flag: 'idle', type: 'int', default: 15, help: 'end to end: seconds every session stays idle before memory is read (mod_megaphone idle_gc sweeps every 10 s)' },
+  { name: 'idle', flag: 'idle', type: 'int', default: 22, help: 'end to end: seconds every session stays idle before memory is read (two of mod_megaphone\'s idle_gc sweeps, 10 s apart: the first notes a session idle, the second collects it)' },
   { name: 'sweepRates', flag: 'sweep-rates', type: 'list', default: ['1000', '2000', '4000'], help: 'end to end: message rates stepped through after the main phase, each for --sweep-seconds, until p99 passes 100 ms or a message is lost ("" skips)' },
   { name: 'sweepSeconds', flag: 'sweep-seconds', type: 'int', default: 8, help: 'end to end: seconds of each sweep step' },
   { name: 'targets', flag: 'targets', type: 'list', default: ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws'], help: 'end to end: which of megaphone (edge BOSH), mod_bosh, ejabberd_ws, megaphone_ws (edge WebSocket) to run, in order' },
