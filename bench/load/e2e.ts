@@ -103,7 +103,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
   if (target.viaEdge) {
     if (ej === undefined) throw new Error('the edge needs the bench ejabberd')
     edge = await EdgeProcess.start([
-      '--port', '0', '--link-port', String(ej.linkPort), '--link-secret', ej.linkSecret, '--log-level', 'warn',
+      '--port', '0', '--link-port', String(ej.linkPort), `--link-secret=${ej.linkSecret}`, '--log-level', 'warn',
       // The same accept queue as every ejabberd listener of the run (scripts/ejabberd.sh): with the
       // edge's default (511) a login burst overflows it, SYNs are dropped and retried a second later.
       '--backlog', String(EDGE_BACKLOG),

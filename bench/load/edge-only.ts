@@ -49,6 +49,7 @@ export interface EdgeHeldResult {
   edge_flags: string[]
 }
 
+/** A random link secret; passed as `--link-secret=…` since base64url may start with a dash. */
 function secret (): string {
   return randomBytes(24).toString('base64url')
 }
@@ -56,7 +57,7 @@ function secret (): string {
 async function startPair (flags: string[], heapMb: number): Promise<{ backend: NullBackendProcess, edge: EdgeProcess, flags: string[] }> {
   const s = secret()
   const backend = await NullBackendProcess.start(s)
-  const all = ['--port', '0', '--link-port', String(backend.port), '--link-secret', s, '--log-level', 'warn', '--backlog', String(EDGE_BACKLOG), ...flags]
+  const all = ['--port', '0', '--link-port', String(backend.port), `--link-secret=${s}`, '--log-level', 'warn', '--backlog', String(EDGE_BACKLOG), ...flags]
   try {
     return { backend, edge: await EdgeProcess.start(all, heapMb), flags }
   } catch (err) {

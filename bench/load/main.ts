@@ -101,6 +101,7 @@ async function main (): Promise<number> {
   let backlogs: Array<{ port: number, module: string, backlog: number }> = []
   let edgeSessions: EdgeSessionsResult | undefined
   let edgeHeld: EdgeHeldResult | undefined
+  const errors: string[] = []
   const stopping = async (): Promise<void> => { if (ej !== undefined) { const e = ej; ej = undefined; await e.stop() } }
   process.once('SIGINT', () => { void stopping().finally(() => process.exit(130)) })
   process.once('SIGTERM', () => { void stopping().finally(() => process.exit(143)) })
@@ -130,13 +131,14 @@ async function main (): Promise<number> {
       await stopping()
     }
     if (opts.mode !== 'e2e' && !foreign) {
+      // A phase that fails is reported and the others still run: the summary keeps what was measured.
       if (opts.edgeSessions > 0) {
         log(`\n== edge only: ${opts.edgeSessions} BOSH sessions kept alive by polling, one edge, null backend`)
-        edgeSessions = await runEdgeSessions(opts, log)
+        try { edgeSessions = await runEdgeSessions(opts, log) } catch (err) { errors.push(`edge-only sessions: ${String(err)}`); log(`edge-only: failed: ${String(err)}`) }
       }
       if (opts.edgeHeld > 0) {
         log(`\n== edge only: ${opts.edgeHeld} held long-polls, one edge, null backend`)
-        edgeHeld = await runEdgeHeld(opts, log)
+        try { edgeHeld = await runEdgeHeld(opts, log) } catch (err) { errors.push(`edge-only held: ${String(err)}`); log(`edge-only held: failed: ${String(err)}`) }
       }
     }
   } finally {
@@ -177,6 +179,7 @@ async function main (): Promise<number> {
     edge_heap_bytes_per_session: edgeSessions !== undefined ? { bytes: edgeSessions.heap_bytes_per_session, sessions: edgeSessions.sessions } : null,
     edge_heap_bytes_per_held_poll: edgeHeld !== undefined ? { bytes: edgeHeld.heap_bytes_per_held, held: edgeHeld.held } : null,
     ratios: r,
+    errors,
     listener_backlogs: backlogs,
     targets: results,
     edge_only: { sessions: edgeSessions ?? null, held: edgeHeld ?? null }
@@ -190,7 +193,7 @@ async function main (): Promise<number> {
   log(`\nwall time ${wallSeconds} s; summary, charts and log in ${opts.out}/`)
   if (edgeSessions !== undefined) log(`edge heap ${kib(edgeSessions.heap_bytes_per_session)}/session at ${edgeSessions.sessions} sessions`)
   await writeFile(resolve(outDir, 'run.log'), logLines.join('\n') + '\n')
-  return 0
+  return errors.length > 0 ? 1 : 0
 }
 
 process.exitCode = await main()

@@ -57,6 +57,7 @@ void t.test('a tiny full run writes the summary, the charts and the ratios', asy
   t.match(r.out, /messages\/s with p99 < 100 ms/)
 
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>
+  t.same(summary.errors, [], 'every phase ran')
   t.equal(summary.sessions, 12)
   for (const name of ['megaphone', 'mod_bosh', 'ejabberd_ws']) {
     const s = summary[name] as { sessions: number, ejabberd_bytes_per_session: number, latency_ms: { p50: number, p99: number }, lost_messages: number, duplicated_messages: number, max_rate_p99_under_100ms: number }
