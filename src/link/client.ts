@@ -160,9 +160,12 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     if (wasReady) {
       for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), undefined, true)
     }
+    const wasConnecting = this.state === CONNECTING
     this.state = STOPPED
     this.teardown(linkError(LINK_STOPPED, 'link stopped'), CONDITION_LINK_CLOSED, false)
     if (socket === undefined || socket.destroyed) return
+    // Nothing to flush on a socket still connecting: drop it.
+    if (wasConnecting) { socket.destroy(); return }
     await new Promise<void>(resolve => {
       socket.once('close', () => resolve())
       // end() flushes what the socket holds; frames still in our queue are dropped with it.
@@ -259,7 +262,9 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     this.decoder = new FrameDecoder(this.sink, { maxFrameSize: Math.min(HANDSHAKE_MAX_FRAME_SIZE, this.options.maxFrameSize) })
     this.rxFrames = 0
     socket.on('connect', () => {
-      if (socket !== this.socket) return
+      // stop() while connecting keeps the socket to close it: a late 'connect' must not revive
+      // the client (it would start a handshake timer, fail, and reconnect for ever).
+      if (socket !== this.socket || this.state !== CONNECTING) return
       this.state = HANDSHAKE
       this.handshakeTimer = setTimeout(() => {
         this.fail(linkError(LINK_HANDSHAKE_TIMEOUT, `no handshake within ${this.options.handshakeTimeout} ms`))

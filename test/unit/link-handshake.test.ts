@@ -96,6 +96,20 @@ void t.test('stop() from a \'down\' listener sticks: no reconnect is scheduled a
   t.notOk(client.ready)
 })
 
+void t.test('stop() while the socket is still connecting sticks: no handshake, no reconnect', async t => {
+  const backend = await FakeBackend.start({ secret: SECRET })
+  const client = setup(t, backend)
+  const reconnecting: unknown[] = []
+  client.on('reconnecting', info => reconnecting.push(info))
+  client.start()
+  // Same tick as start(): the TCP connect has not completed yet.
+  await client.stop()
+  await new Promise(resolve => setTimeout(resolve, 200))
+  t.same(reconnecting, [], 'no reconnect was announced')
+  t.notOk(client.ready)
+  t.equal(client.counters().handshakeFailures, 0, 'no handshake was started, so none failed')
+})
+
 void t.test('impostor backend: its AUTH_OK MAC does not verify, the edge hangs up', async t => {
   const backend = await FakeBackend.start({ secret: SECRET, impostorSecret: 'guessed' })
   const client = setup(t, backend)
