@@ -7,9 +7,11 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+
+import { startEjabberd } from '../fixtures/ejabberd.ts'
 
 const ROOT = new URL('../..', import.meta.url).pathname
 
@@ -82,4 +84,31 @@ void t.test('a tiny full run writes the summary, the charts and the ratios', asy
   const files = await readdir(out)
   for (const f of ['memory-vs-sessions.svg', 'latency.svg', 'edge-memory.svg', 'run.log']) t.ok(files.includes(f), f)
   t.match(await readFile(join(out, 'latency.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+})
+
+void t.test('a foreign deployment: a user list and the URLs of a running server, nothing started', async t => {
+  // "Foreign" to the harness: an ejabberd it did not start, with users it did not register.
+  const users: Record<string, string> = {}
+  for (let i = 1; i <= 6; i++) users[`op${i}`] = `pw-${i}`
+  const ej = await startEjabberd({ users })
+  const out = await mkdtemp(join(tmpdir(), 'megaphone-bench-foreign-'))
+  t.teardown(async () => { await ej.stop(); await rm(out, { recursive: true, force: true }) })
+  const list = join(out, 'users.txt')
+  await writeFile(list, '# localpart password\n' + Object.entries(users).map(([u, p]) => `${u} ${p}`).join('\n') + '\n')
+  const r = await harness([
+    '--users-file', list, '--domain', ej.domain,
+    '--bosh-url', `http://127.0.0.1:${ej.httpPort}/bosh`, '--ws-url', `ws://127.0.0.1:${ej.httpPort}/ws`,
+    '--sessions', '6', '--rate', '20', '--message-rate', '20', '--message-seconds', '2', '--idle', '0',
+    '--sweep-rates', '', '--per-worker', '3', '--addresses', '2', '--out', out
+  ])
+  t.equal(r.code, 0, r.out.slice(-2000))
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, { sessions: number, lost_messages: number, ejabberd_bytes_per_session: number | null } | undefined>
+  for (const name of ['bosh', 'ws']) {
+    const s = summary[name]
+    t.equal(s?.sessions, 6, `${name}: every listed user logged in`)
+    t.equal(s?.lost_messages, 0, `${name}: nothing lost`)
+    t.equal(s?.ejabberd_bytes_per_session, null, `${name}: no node to read memory from`)
+  }
+  t.notOk('edge_heap_bytes_per_session' in summary && summary.edge_heap_bytes_per_session !== null, 'no edge-only run against a foreign deployment')
+  t.equal(await ej.connectedUsers(), 0, 'every session logged out')
 })
