@@ -5,6 +5,7 @@
  * responses to be well-formed and reads them with a few regular expressions.
  */
 import http from 'node:http'
+import https from 'node:https'
 import { ClientSession, type SessionEvents } from './session.ts'
 import type { User } from './ipc.ts'
 
@@ -12,6 +13,8 @@ export interface BoshEndpoint {
   host: string
   port: number
   path: string
+  /** https: a foreign deployment behind TLS (the agent is then an https.Agent) */
+  tls: boolean
   agent: http.Agent
   /** seconds the server may hold a request, asked for at creation */
   wait: number
@@ -25,14 +28,14 @@ function errorName (err: Error): string {
 }
 
 /** POSTs one body; calls back once with the error or the status and text. */
-export function boshPost (ep: BoshEndpoint, localAddress: string, body: string, done: (err: Error | undefined, status: number, text: string) => void): void {
+export function boshPost (ep: BoshEndpoint, localAddress: string | undefined, body: string, done: (err: Error | undefined, status: number, text: string) => void): void {
   let settled = false
   const finish = (err: Error | undefined, status: number, text: string): void => {
     if (settled) return
     settled = true
     done(err, status, text)
   }
-  const req = http.request({
+  const req = (ep.tls ? https : http).request({
     host: ep.host,
     port: ep.port,
     path: ep.path,
@@ -70,7 +73,8 @@ export class BoshClientSession extends ClientSession {
     index: number, user: User, domain: string, events: SessionEvents, loginTimeoutMs: number,
     depth: 'full' | 'open',
     private readonly ep: BoshEndpoint,
-    private readonly localAddress: string
+    /** source address (spreading sockets over 127.0.0.x), or undefined: the system's choice */
+    private readonly localAddress: string | undefined
   ) {
     super(index, user, domain, events, loginTimeoutMs, depth)
     this.autoPoll = depth === 'full'

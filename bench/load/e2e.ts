@@ -71,10 +71,19 @@ export function loopbacks (n: number, offset = 0): string[] {
   return Array.from({ length: n }, (_, i) => `127.0.0.${2 + ((offset + i) % 250)}`)
 }
 
-/** Splits `count` sessions over workers of at most `perWorker`, addresses dealt round-robin. */
+/** Whether a URL's host is on this machine's loopback (the only place 127.0.0.x sources reach). */
+export function isLoopback (url: string): boolean {
+  const host = new URL(url).hostname
+  return host === 'localhost' || host.startsWith('127.') || host === '[::1]'
+}
+
+/**
+ * Splits `count` sessions over workers of at most `perWorker`, loopback source addresses dealt
+ * round-robin when the server is on loopback (a remote server gets the system's choice).
+ */
 export function workerInits (base: Omit<WorkerInit, 'first' | 'count' | 'localAddresses'>, count: number, perWorker: number, addresses: number): WorkerInit[] {
   const workers = Math.max(1, Math.ceil(count / perWorker))
-  const addrs = loopbacks(Math.max(addresses, workers))
+  const addrs = isLoopback(base.url) ? loopbacks(Math.max(addresses, workers)) : []
   const inits: WorkerInit[] = []
   let first = 0
   for (let w = 0; w < workers; w++) {

@@ -4,6 +4,7 @@
  * for the ones it receives, and answers the harness over IPC (ipc.ts). Started by pool.ts.
  */
 import http from 'node:http'
+import https from 'node:https'
 import hdr from 'hdr-histogram-js'
 import { BoshClientSession, type BoshEndpoint } from './bosh-client.ts'
 import { WsClientSession } from './ws-client.ts'
@@ -83,19 +84,22 @@ function userAt (w: WorkerInit, i: number): User {
 function setUp (w: WorkerInit): void {
   init = w
   const url = new URL(w.url)
+  const tls = url.protocol === 'https:'
   if (w.transport === 'bosh') {
     // Keep-alive: one socket carries many requests. Held requests keep theirs; the free pool is
     // capped so that sockets opened for a burst are closed again instead of piling up.
-    agent = new http.Agent({ keepAlive: true, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' })
+    const agentOptions = { keepAlive: true, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' as const }
+    agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions)
   }
   const ep: BoshEndpoint | undefined = agent === undefined
     ? undefined
-    : { host: url.hostname, port: Number(url.port), path: url.pathname, agent, wait: w.wait, hold: w.hold }
+    : { host: url.hostname, port: url.port !== '' ? Number(url.port) : (tls ? 443 : 80), path: url.pathname + url.search, tls, agent, wait: w.wait, hold: w.hold }
   const loginTimeoutMs = w.loginTimeout * 1000
   sessions = []
   for (let k = 0; k < w.count; k++) {
     const i = w.first + k
-    const local = w.localAddresses[k % w.localAddresses.length] ?? '127.0.0.1'
+    // No source addresses (a remote server): the system picks the interface.
+    const local = w.localAddresses.length > 0 ? w.localAddresses[k % w.localAddresses.length] : undefined
     sessions.push(ep !== undefined
       ? new BoshClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, ep, local)
       : new WsClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, w.url, local))

@@ -15,7 +15,7 @@ export class WsClientSession extends ClientSession {
     index: number, user: User, domain: string, events: SessionEvents, loginTimeoutMs: number,
     depth: 'full' | 'open',
     private readonly url: string,
-    private readonly localAddress: string
+    private readonly localAddress: string | undefined
   ) {
     super(index, user, domain, events, loginTimeoutMs, depth)
   }
