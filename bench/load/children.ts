@@ -38,15 +38,8 @@ export async function end (child: ChildProcess, ask: object | undefined, graceMs
   clearTimeout(timer)
 }
 
-export interface Totals {
-  online: number
-  failed: number
-  sent: number
-  received: number
-  polls: number
-  held: number
-  done: boolean
-}
+/** What the workers' progress reports add up to. */
+export type Totals = Omit<WorkerProgress, 'type'>
 
 /** The client workers of one run. */
 export class WorkerPool {

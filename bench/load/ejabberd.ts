@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from './ports.ts'
+import { freePort } from '../lib/ports.ts'
 
 const run = promisify(execFile)
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/ejabberd.sh')
