@@ -99,8 +99,11 @@ function percentile (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p / 100))] ?? 0
 }
 
-function merge (into: Record<string, number>, from: Record<string, number>): void {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v
+/** The workers' failure (or drop) tables added up, by condition. */
+export function tableOf (stats: WorkerStats[], key: 'failures' | 'dropped'): Record<string, number> {
+  const into: Record<string, number> = {}
+  for (const s of stats) for (const [k, v] of Object.entries(s[key])) into[k] = (into[k] ?? 0) + v
+  return into
 }
 
 export async function runTarget (ctx: RunContext, target: Target): Promise<TargetResult> {
@@ -244,8 +247,13 @@ async function deliver (pool: WorkerPool, progress: Progress, label: string, rat
   progress.done()
 }
 
-function sums (stats: WorkerStats[]): { sent: number, received: number, duplicated: number } {
-  return stats.reduce((a, s) => ({ sent: a.sent + s.sent, received: a.received + s.received, duplicated: a.duplicated + s.duplicated }), { sent: 0, received: 0, duplicated: 0 })
+interface MessageCounts { sent: number, received: number, duplicated: number, reordered: number }
+
+/** The workers' message counters added up. */
+function sums (stats: WorkerStats[]): MessageCounts {
+  const t: MessageCounts = { sent: 0, received: 0, duplicated: 0, reordered: 0 }
+  for (const s of stats) { t.sent += s.sent; t.received += s.received; t.duplicated += s.duplicated; t.reordered += s.reordered }
+  return t
 }
 
 /**
@@ -284,18 +292,10 @@ function summarize (target: Target, stats: WorkerStats[], m: {
   edge: TargetResult['edge'], series: MemoryPoint[], ejCpu: number, edgeCpu: number, opts: LoadOptions
 }): TargetResult {
   const h = newHistogram()
-  const failures: Record<string, number> = {}
-  const dropped: Record<string, number> = {}
-  let sent = 0; let received = 0; let duplicated = 0; let reordered = 0
-  for (const s of stats) {
-    h.add(decodeHistogram(s.histogram))
-    merge(failures, s.failures)
-    merge(dropped, s.dropped)
-    sent += s.sent
-    received += s.received
-    duplicated += s.duplicated
-    reordered += s.reordered
-  }
+  const failures = tableOf(stats, 'failures')
+  const dropped = tableOf(stats, 'dropped')
+  for (const s of stats) h.add(decodeHistogram(s.histogram))
+  const { sent, received, duplicated, reordered } = sums(stats)
   const per1000 = (cpu: number): number => sent > 0 ? cpu / (sent / 1000) : 0
   return {
     name: target.name,

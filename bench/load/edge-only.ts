@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { EdgeProcess, NullBackendProcess, WorkerPool } from './children.ts'
-import { EDGE_BACKLOG, workerInits } from './e2e.ts'
+import { EDGE_BACKLOG, tableOf, workerInits } from './e2e.ts'
 import type { MemorySample } from './ipc.ts'
 import type { LoadOptions } from './options.ts'
 import { Progress, kib, mib, sleep } from './progress.ts'
@@ -64,6 +64,16 @@ async function startPair (flags: string[], heapMb: number): Promise<{ backend: N
     await backend.stop()
     throw err
   }
+}
+
+/** Ends a phase: clients first, then the edge, then the backend. */
+async function stopAll (progress: Progress, pool: WorkerPool | undefined, edge: EdgeProcess, backend: NullBackendProcess): Promise<void> {
+  progress.done()
+  await pool?.close()
+  // A graceful stop would answer every session one by one (a million, in the big run); the
+  // figures are taken.
+  edge.child.kill('SIGKILL')
+  await backend.stop()
 }
 
 export async function runEdgeSessions (opts: LoadOptions, log: (line: string) => void): Promise<EdgeSessionsResult> {
@@ -122,8 +132,7 @@ export async function runEdgeSessions (opts: LoadOptions, log: (line: string) =>
     const stats = await p.collect()
     const online = stats.reduce((a, s) => a + s.online, 0)
     const failed = stats.reduce((a, s) => a + s.failed, 0)
-    const failures: Record<string, number> = {}
-    for (const s of stats) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v
+    const failures = tableOf(stats, 'failures')
     const polls = stats.reduce((a, s) => a + s.polls, 0)
     const pollErrors = stats.reduce((a, s) => a + s.pollErrors, 0)
     const after = await edge.memory(true)
@@ -150,11 +159,7 @@ export async function runEdgeSessions (opts: LoadOptions, log: (line: string) =>
     log(`edge-only: heap ${result.heap_bytes_per_session} B/session, RSS ${kib(result.rss_bytes_per_session)}/session, off-heap ${result.off_heap_bytes_per_session} B/session (heap ${mib(after.heapUsed)}, RSS ${mib(after.rss)} in all)`)
     return result
   } finally {
-    progress.done()
-    await pool?.close()
-    // A graceful stop would answer a million sessions one by one; the figures are taken.
-    edge.child.kill('SIGKILL')
-    await backend.stop()
+    await stopAll(progress, pool, edge, backend)
   }
 }
 
@@ -204,8 +209,7 @@ export async function runEdgeHeld (opts: LoadOptions, log: (line: string) => voi
     const c1 = await edge.memory(false)
     const cpuPercent = ((c1.cpuUser + c1.cpuSystem) - (c0.cpuUser + c0.cpuSystem)) / (idleSeconds * 1e6) * 100
     const stats = await p.collect()
-    const failures: Record<string, number> = {}
-    for (const s of stats) for (const [k, v] of Object.entries(s.failures)) failures[k] = (failures[k] ?? 0) + v
+    const failures = tableOf(stats, 'failures')
     const per = (b: number): number => held > 0 ? Math.round(b / held) : 0
     const result: EdgeHeldResult = {
       sessions,
@@ -223,9 +227,6 @@ export async function runEdgeHeld (opts: LoadOptions, log: (line: string) => voi
     log(`edge-only held: ${held} long-polls held over ${sessions} sessions; ${kib(result.heap_bytes_per_held)} heap and ${kib(result.rss_bytes_per_held)} RSS per held request (socket included); idle CPU ${result.idle_cpu_percent} % of a core over ${idleSeconds} s; failures ${JSON.stringify(failures)}`)
     return result
   } finally {
-    progress.done()
-    await pool?.close()
-    edge.child.kill('SIGKILL')
-    await backend.stop()
+    await stopAll(progress, pool, edge, backend)
   }
 }

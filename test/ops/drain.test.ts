@@ -9,7 +9,7 @@ import tap from 'tap'
 import { connect, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
-import { waitFor } from '../fixtures/edge.ts'
+import { edgeEnv, waitFor } from '../fixtures/edge.ts'
 import { EdgeProcess, RawBosh, scrape, sum } from './helpers.ts'
 
 const t = tap
@@ -19,14 +19,7 @@ t.teardown(() => ej.stop())
 interface Started { edge: EdgeProcess, boshUrl: string, wsUrl: string, adminUrl: string }
 
 async function startProcess (t: { teardown: (fn: () => void) => void }, env: Record<string, string> = {}): Promise<Started> {
-  const edge = new EdgeProcess({
-    MEGAPHONE_PORT: '0',
-    MEGAPHONE_ADMIN_PORT: '0',
-    MEGAPHONE_LINK_PORT: String(ej.linkPort),
-    MEGAPHONE_LINK_SECRET: ej.linkSecret,
-    MEGAPHONE_LOG_LEVEL: 'info',
-    ...env
-  })
+  const edge = new EdgeProcess(edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: 'info', ...env }))
   // Whatever happens in the test, the process does not outlive it.
   t.teardown(() => { if (edge.pid !== 0) try { process.kill(edge.pid, 'SIGKILL') } catch { /* gone */ } })
   const bosh = await edge.line('BOSH listening')

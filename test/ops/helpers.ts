@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log.ts'
 import { runEdge } from '../../src/run-edge.ts'
 import { createMetrics } from '../../src/metrics/metrics.ts'
 import type { Ejabberd } from '../fixtures/ejabberd.ts'
-import { waitFor } from '../fixtures/edge.ts'
+import { edgeEnv, waitFor } from '../fixtures/edge.ts'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 
@@ -24,14 +24,7 @@ export interface OpsEdge {
 
 /** The real edge in-process, on ephemeral ports, its log lines going to `logLines`. */
 export async function startOpsEdge (ej: Ejabberd, overrides: Record<string, string> = {}, logLines?: string[]): Promise<OpsEdge> {
-  const config = loadConfig([], {
-    MEGAPHONE_PORT: '0',
-    MEGAPHONE_ADMIN_PORT: '0',
-    MEGAPHONE_LINK_PORT: String(ej.linkPort),
-    MEGAPHONE_LINK_SECRET: ej.linkSecret,
-    MEGAPHONE_LOG_LEVEL: logLines === undefined ? 'silent' : 'trace',
-    ...overrides
-  })
+  const config = loadConfig([], edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: logLines === undefined ? 'silent' : 'trace', ...overrides }))
   const log = createLogger(config.logLevel, logLines === undefined ? undefined : { write: (line: string) => { logLines.push(line) } })
   const running = await runEdge(config, log)
   await waitFor(() => running.linkUp(), 10_000, 'link up')

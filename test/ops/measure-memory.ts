@@ -9,7 +9,7 @@
  */
 import { cpus, totalmem } from 'node:os'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
-import { waitFor } from '../fixtures/edge.ts'
+import { edgeEnv, waitFor } from '../fixtures/edge.ts'
 import { EdgeProcess, RawBosh, scrape, sum } from './helpers.ts'
 
 const step = Number(process.argv[2] ?? 2000)
@@ -20,15 +20,11 @@ console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${Math.rou
 const users: Record<string, string> = {}
 for (let i = 0; i < step * steps; i++) users[`m${i}`] = 'pw'
 const ej = await startEjabberd({ users })
-const edge = new EdgeProcess({
-  MEGAPHONE_PORT: '0',
-  MEGAPHONE_ADMIN_PORT: '0',
-  MEGAPHONE_LINK_PORT: String(ej.linkPort),
-  MEGAPHONE_LINK_SECRET: ej.linkSecret,
+const edge = new EdgeProcess(edgeEnv(ej, {
   MEGAPHONE_LOG_LEVEL: 'info',
   // Held requests must not be answered while we measure.
   MEGAPHONE_MAX_WAIT: '600'
-})
+}))
 try {
   const bosh = String((await edge.line('BOSH listening')).url)
   const admin = String((await edge.line('admin listening')).url).replace(/\/metrics$/, '')
