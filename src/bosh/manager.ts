@@ -207,6 +207,10 @@ export class BoshManager implements SessionHost {
     else this.deadlines.schedule(s.row * 2 + INACTIVITY, at)
   }
 
+  authenticated (_s: BoshSession): void {
+    // Admission control counts unauthenticated sessions per client address (to be wired).
+  }
+
   release (s: BoshSession): void {
     if (this.sessions[s.row] !== s) return
     const connId = s.connId !== 0 ? s.connId : this.closed.row === s.row ? this.closed.connId : 0

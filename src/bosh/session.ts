@@ -10,13 +10,9 @@ import { conditionForStreamEnd, legacyStatus, type TerminalCondition } from './c
 import { bodyResponse, terminateResponse, type BodyAttrs } from './response.ts'
 import type { BoshOptions } from './options.ts'
 import type { ConnectionHandler, StreamStart } from '../backend/backend.ts'
+import type { Responder } from './responder.ts'
 
-/** Where a response goes: one HTTP request. */
-export interface Responder {
-  /** false once the client's HTTP connection has gone away */
-  readonly open: boolean
-  send (status: number, contentType: string, body: string): void
-}
+export type { Responder } from './responder.ts'
 
 /** What a session needs from the manager that owns it. */
 export interface SessionHost {
@@ -31,6 +27,11 @@ export interface SessionHost {
   setWaitDeadline (s: BoshSession, at: number): void
   /** (re)arms the inactivity deadline; `at` = 0 cancels */
   setInactivityDeadline (s: BoshSession, at: number): void
+  /**
+   * The server accepted the client's authentication (SASL success seen on the stream): the
+   * session no longer counts as unauthenticated for admission control.
+   */
+  authenticated (s: BoshSession): void
   /** the session is over: forget it */
   release (s: BoshSession): void
 }

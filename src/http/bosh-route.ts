@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { parseBody } from '../bosh/body.ts'
 import { BoshManager } from '../bosh/manager.ts'
-import type { Responder } from '../bosh/session.ts'
+import type { AbortListener, Responder } from '../bosh/responder.ts'
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Megaphone BOSH</title></head>
@@ -19,6 +19,7 @@ Strophe.js or Converse.js at this URL; browsers POST <code>&lt;body/&gt;</code> 
 
 /** A held HTTP request, as the BOSH session sees it. */
 class HttpResponder implements Responder {
+  holder: AbortListener | undefined = undefined
   private done = false
   constructor (
     private readonly req: FastifyRequest,
