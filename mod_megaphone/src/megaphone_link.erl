@@ -16,6 +16,8 @@
 -behaviour(gen_server).
 
 -export([start/3, start_link/3, accept/1]).
+%% debugging and tests (`ejabberdctl eval`)
+-export([links/0, sessions_info/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
 
@@ -46,7 +48,13 @@
                condition = <<>> :: binary(),
                %% idle GC bookkeeping: reductions seen at the last sweep
                reds = 0 :: non_neg_integer(),
-               collected = false :: boolean()}).
+               collected = false :: boolean(),
+               %% ejabberd's c2s shaper for this session (change_shaper), and
+               %% whether its input is held back until the shaper's pause ends
+               shaper = none :: none | p1_shaper:state(),
+               held = false :: boolean(),
+               %% input items that had to wait for the shaper (sessions_info/1)
+               deferred = 0 :: non_neg_integer()}).
 
 -record(state, {sock :: gen_tcp:socket(),
                 peer :: {inet:ip_address(), inet:port_number()} | undefined,
@@ -59,6 +67,7 @@
                 max_buffer :: pos_integer(),
                 heartbeat_timeout :: pos_integer(),
                 handshake_timeout :: pos_integer(),
+                send_timeout :: pos_integer() | infinity,
                 idle_gc :: non_neg_integer(),
                 last_recv = 0 :: integer(),
                 %% the link's own heap (words) right after it last collected itself
@@ -80,6 +89,22 @@ start_link(gen_tcp, Sock, Opts) ->
 -spec accept(pid()) -> ok.
 accept(Pid) -> gen_server:cast(Pid, accept).
 
+%% The link processes on this node (a scan of every process: for debugging).
+-spec links() -> [pid()].
+links() ->
+    [P || P <- erlang:processes(),
+          case proc_lib:initial_call(P) of
+              {?MODULE, init, _} -> true;
+              _ -> false
+          end].
+
+%% What the link holds for each of its sessions: whether ejabberd's c2s shaper
+%% applies to it, whether its input is held back by that shaper now, how many
+%% input items have waited for it, and the bytes of input c2s has not read.
+-spec sessions_info(pid()) -> [#{atom() => term()}].
+sessions_info(Link) ->
+    gen_server:call(Link, sessions_info).
+
 %%====================================================================
 %% gen_server callbacks
 %%====================================================================
@@ -92,9 +117,16 @@ init([Sock, Opts]) ->
                 max_buffer = Get(max_session_buffer),
                 heartbeat_timeout = Get(heartbeat_timeout),
                 handshake_timeout = Get(handshake_timeout),
+                send_timeout = Get(send_timeout),
                 idle_gc = Get(idle_gc),
                 dec = megaphone_codec:new_decoder(?PRE_AUTH_MAX_FRAME)}}.
 
+handle_call(sessions_info, _From, #state{sessions = Sessions} = State) ->
+    Info = [#{id => Id, pid => Pid, shaped => Shaper /= none, held => Held,
+              deferred => Deferred, buffered => Bytes}
+            || {Id, #sess{pid = Pid, shaper = Shaper, held = Held, deferred = Deferred,
+                          buf_bytes = Bytes}} <- lists:sort(maps:to_list(Sessions))],
+    {reply, Info, State};
 handle_call(Request, From, State) ->
     ?WARNING_MSG("Unexpected call from ~p: ~p", [From, Request]),
     {noreply, State}.
@@ -103,10 +135,20 @@ handle_cast(accept, #state{sock = Sock} = State) ->
     %% The listener hands the socket over only now (controlling_process).
     Peer = case inet:peername(Sock) of {ok, P} -> P; _ -> undefined end,
     Nonce = crypto:strong_rand_bytes(32),
-    ok = inet:setopts(Sock, [{active, once}, {send_timeout, 15000}]),
-    send(State, megaphone_codec:hello(?PROTOCOL_VERSIONS, Nonce)),
-    erlang:send_after(State#state.handshake_timeout, self(), handshake_timeout),
-    {noreply, State#state{peer = Peer, nonce = Nonce, last_recv = now_ms()}};
+    %% c2s processes write onto this socket from their own processes: an edge
+    %% that stops reading would block every one of them. After send_timeout
+    %% the write fails and (send_timeout_close) the socket closes, so the link
+    %% goes down as a whole instead of wedging every session on it.
+    case inet:setopts(Sock, [{active, once}, {send_timeout, State#state.send_timeout},
+                             {send_timeout_close, true}]) of
+        ok ->
+            send(State, megaphone_codec:hello(?PROTOCOL_VERSIONS, Nonce)),
+            erlang:send_after(State#state.handshake_timeout, self(), handshake_timeout),
+            {noreply, State#state{peer = Peer, nonce = Nonce, last_recv = now_ms()}};
+        {error, _} ->
+            %% Gone before we got to it.
+            {stop, normal, State}
+    end;
 handle_cast(Msg, State) ->
     ?WARNING_MSG("Unexpected cast: ~p", [Msg]),
     {noreply, State}.
@@ -151,6 +193,11 @@ handle_info({garbage_collect, {megaphone_gc, Id}, _}, State) ->
 handle_info({megaphone_active, Id, Pid}, State) ->
     {noreply, update_session(Id, fun(S) when S#sess.pid == Pid -> flush(S);
                                     (S) -> S end, State)};
+handle_info({megaphone_shaper, Id, Pid, Shaper}, State) ->
+    {noreply, update_session(Id, fun(S) when S#sess.pid == Pid -> set_shaper(Shaper, S);
+                                    (S) -> S end, State)};
+handle_info({megaphone_unhold, Id}, State) ->
+    {noreply, update_session(Id, fun unhold/1, State)};
 handle_info({megaphone_stream_error, Id, Condition}, State) ->
     {noreply, update_session(Id, fun(S) -> S#sess{condition = Condition} end, State)};
 handle_info({megaphone_stream_end, Id}, State) ->
@@ -199,6 +246,11 @@ handle_events([Event | Rest], State) ->
         {stop, _} = Stop -> Stop
     end.
 
+handle_event({too_short, Len}, #state{phase = hello} = State) ->
+    %% Before AUTH the peer gets one answer and the close, never an answer per
+    %% frame: a stream of 4-byte frames must not make us send ten times as much.
+    refuse(State, 'not-authenticated',
+           io_lib:format("length ~B before authentication", [Len]));
 handle_event({too_short, Len}, State) ->
     send(State, megaphone_codec:error(0, 'frame-too-short',
                                       io_lib:format("length ~B is below 9; skipped", [Len]))),
@@ -367,7 +419,7 @@ start_failed(Id, Reason, State) ->
 session_data(Id, Data, S, #state{max_buffer = MaxBuf} = State) ->
     %% docs/link-protocol.md DATA: exactly one top-level element; no parser
     %% per session (fxml_stream:parse_element refuses junk after the element).
-    case fxml_stream:parse_element(Data) of
+    case parse_element(Data) of
         #xmlel{} = El when S#sess.buf_bytes + byte_size(Data) =< MaxBuf ->
             {ok, put_session(Id, deliver(El, byte_size(Data), S), State)};
         #xmlel{} ->
@@ -375,11 +427,27 @@ session_data(Id, Data, S, #state{max_buffer = MaxBuf} = State) ->
                          [Id, S#sess.buf_bytes + byte_size(Data), MaxBuf]),
             S#sess.pid ! {tcp_closed, S#sess.socket},
             {ok, end_session(Id, <<"policy-violation">>, State)};
-        {error, {_, Why}} ->
+        {error, Why} ->
             send(State, megaphone_codec:error(Id, 'bad-xml', Why)),
             %% c2s answers with <stream:error><not-well-formed/>, then the
             %% stream end, which becomes our CLOSE (RFC 6120 §4.9.3.13).
+            %% Only this session ends; the link and the others carry on.
             {ok, put_session(Id, deliver({xmlstreamerror, {0, Why}}, 0, S), State)}
+    end.
+
+%% fxml_stream:parse_element/1 returns an element, {error, {Pos, Text}} for
+%% XML that is not well-formed, and other errors too ({error, enomem} when
+%% expat cannot allocate); a NIF may also raise. Every one of them is this
+%% element's problem, never the link's: reduce them all to a text.
+-spec parse_element(binary()) -> #xmlel{} | {error, binary()}.
+parse_element(Data) ->
+    try fxml_stream:parse_element(Data) of
+        #xmlel{} = El -> El;
+        {error, {_, Why}} when is_binary(Why) -> {error, Why};
+        {error, Other} -> {error, iolist_to_binary(io_lib:format("~0p", [Other]))};
+        Other -> {error, iolist_to_binary(io_lib:format("unexpected parser result ~0P", [Other, 8]))}
+    catch Class:Reason ->
+            {error, iolist_to_binary(io_lib:format("parser ~p: ~0P", [Class, Reason, 8]))}
     end.
 
 header(#sess{to = To, lang = Lang}) ->
@@ -390,17 +458,48 @@ header(#sess{to = To, lang = Lang}) ->
 
 %% c2s is only sent input after it asked (setopts active once): a message
 %% that reaches it before it was accepted kills it.
-deliver(Item, _Bytes, #sess{active = true, pid = Pid, socket = Socket} = S) ->
+%% While the shaper holds the session's input back, it waits in the buffer
+%% (bounded by max_session_buffer) as it would in a TCP socket's.
+deliver(Item, Bytes, #sess{active = true, held = false, pid = Pid, socket = Socket} = S) ->
     Pid ! {tcp, Socket, [Item]},
-    S#sess{active = false};
-deliver(Item, Bytes, #sess{buf = Buf, buf_bytes = B} = S) ->
-    S#sess{buf = [Item | Buf], buf_bytes = B + Bytes}.
+    shape(Bytes, S#sess{active = false});
+deliver(Item, Bytes, #sess{buf = Buf, buf_bytes = B, held = Held, deferred = D} = S) ->
+    S#sess{buf = [Item | Buf], buf_bytes = B + Bytes,
+           deferred = case Held of true -> D + 1; false -> D end}.
 
 flush(#sess{buf = []} = S) ->
     S#sess{active = true, accepted = true};
-flush(#sess{buf = Buf, pid = Pid, socket = Socket} = S) ->
+flush(#sess{held = true} = S) ->
+    S#sess{active = true, accepted = true};
+flush(#sess{buf = Buf, buf_bytes = Bytes, pid = Pid, socket = Socket} = S) ->
     Pid ! {tcp, Socket, lists:reverse(Buf)},
-    S#sess{buf = [], buf_bytes = 0, active = false, accepted = true}.
+    shape(Bytes, S#sess{buf = [], buf_bytes = 0, active = false, accepted = true}).
+
+%% ejabberd's c2s shaper, applied as xmpp_socket applies it to a TCP socket:
+%% the bytes just handed to c2s are charged to the token bucket, and when it
+%% is in debt, the session's next input waits for the pause it returns (a TCP
+%% session stops reading its socket for that long).
+shape(_Bytes, #sess{shaper = none} = S) ->
+    S;
+shape(Bytes, #sess{shaper = Shaper, socket = #megaphone_socket{id = Id}} = S) ->
+    case p1_shaper:update(Shaper, Bytes) of
+        {Shaper1, Pause} when Pause > 0 ->
+            erlang:send_after(Pause, self(), {megaphone_unhold, Id}),
+            S#sess{shaper = Shaper1, held = true};
+        {Shaper1, _} ->
+            S#sess{shaper = Shaper1}
+    end.
+
+%% c2s calls change_shaper at the stream start and once the user is known
+%% (ejabberd_c2s:change_shaper/1): `none` lifts any hold at once.
+set_shaper(none, S) ->
+    unhold(S#sess{shaper = none});
+set_shaper(Shaper, S) ->
+    S#sess{shaper = Shaper}.
+
+unhold(#sess{held = false} = S) -> S;
+unhold(#sess{active = true} = S) -> flush(S#sess{held = false});
+unhold(S) -> S#sess{held = false}.
 
 %% Ends a session on our side: CLOSE to the edge (once), forget the id.
 %% `keep` uses the condition c2s reported with its stream error, if any.

@@ -73,10 +73,16 @@ get_owner(#megaphone_socket{link = Link}) -> Link.
 -spec get_transport(#megaphone_socket{}) -> http_bind | websocket.
 get_transport(#megaphone_socket{transport = T}) -> T.
 
-%% Traffic shaping of the browser's input is the edge's job (it sees the
-%% client's bytes first); the link itself must not be throttled per user.
--spec change_shaper(#megaphone_socket{}, term()) -> ok.
-change_shaper(_Socket, _Shaper) -> ok.
+%% ejabberd's c2s shaper (the first c2s listener's `shaper`, e.g. the
+%% `c2s_shaper` rule), matched by c2s for this user and address. A TCP socket
+%% stops reading for the pause the shaper returns; the link cannot stop
+%% reading for one session, so the link process keeps the shaper and holds
+%% this session's input back instead (megaphone_link:shape/2). xmpp_socket
+%% drops what this returns, so the state lives in the link, not in the term.
+-spec change_shaper(#megaphone_socket{}, none | p1_shaper:state()) -> ok.
+change_shaper(#megaphone_socket{link = Link, id = Id}, Shaper) ->
+    Link ! {megaphone_shaper, Id, self(), Shaper},
+    ok.
 
 -spec controlling_process(#megaphone_socket{}, pid()) -> ok.
 controlling_process(_Socket, _Pid) -> ok.

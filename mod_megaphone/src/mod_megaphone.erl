@@ -56,6 +56,17 @@ mod_doc() ->
                                   desc => <<"Bytes of input held for one session that "
                                             "c2s has not read yet; past it the session "
                                             "ends with policy-violation. Default 1048576.">>}},
+           {ip, #{value => "IP address",
+                  desc => <<"Address the listener binds to. Required (ejabberd "
+                            "would bind every address otherwise): use 127.0.0.1 or "
+                            "a private interface; c2s trusts the client addresses "
+                            "the link reports.">>}},
+           {send_timeout, #{value => "timeout()",
+                            desc => <<"ejabberd's own listener option, honoured on the link: "
+                                      "a write to the edge that cannot complete for this long "
+                                      "closes the link (send_timeout_close), so an edge that "
+                                      "stops reading ends its sessions instead of blocking "
+                                      "them. Default 15 seconds.">>}},
            {handshake_timeout, #{value => "timeout()",
                                  desc => <<"Time an edge has to authenticate. Default 5 seconds.">>}},
            {heartbeat_timeout, #{value => "timeout()",
@@ -75,8 +86,15 @@ start_link(SockMod, Sock, Opts) -> megaphone_link:start_link(SockMod, Sock, Opts
 accept(Pid) -> megaphone_link:accept(Pid).
 
 %% An atom is a required option (ejabberd_listener:validator/2).
+%%
+%% `ip` is required: ejabberd 23.01's listener binds to the address given
+%% under `listen:` before any module default applies (ejabberd_listener:
+%% prepare_opts/1 takes it with 0.0.0.0 as the fallback), so a module default
+%% cannot keep the link on loopback; requiring it makes the operator choose.
+%% c2s trusts the client address the link reports: keep it private.
 listen_options() ->
     [secret,
+     ip,
      {max_frame_size, 65545},
      {max_sessions, infinity},
      {max_session_buffer, 1048576},
@@ -94,10 +112,11 @@ listen_opt_type(handshake_timeout) -> econf:timeout(second);
 listen_opt_type(heartbeat_timeout) -> econf:timeout(second);
 listen_opt_type(idle_gc) -> econf:either(econf:int(0, 0), econf:timeout(second)).
 
-%% The listener passes only the options that differ from their defaults.
+%% The listener passes only the options that differ from their defaults,
+%% ours or ejabberd_listener's (send_timeout is one of its own).
 -spec listen_opt(atom(), [{atom(), term()}]) -> term().
 listen_opt(Name, Opts) ->
     case lists:keyfind(Name, 1, Opts) of
         {_, Value} -> Value;
-        false -> proplists:get_value(Name, listen_options())
+        false -> proplists:get_value(Name, listen_options() ++ ejabberd_listener:listen_options())
     end.
