@@ -1,43 +1,37 @@
 /**
- * Options of the link client. Every limit lives here, with its default and why it has it.
+ * Options of the link client. Those an operator sets take their defaults from the option schema
+ * (src/config/schema.ts says why each has its value), so the two cannot differ; the others are
+ * declared here, with why they have their value.
  */
-import { DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, LENGTH_OVERHEAD } from './codec/index.ts'
+import { HEADER_SIZE, LENGTH_OVERHEAD } from './codec/index.ts'
 import { LINK_OPTIONS, linkError } from './errors.ts'
+import { DEFAULTS } from '../config/schema.ts'
 
 export const LINK_DEFAULTS = {
-  /** Backend listener host (mod_megaphone's `listen:` entry). */
-  host: '127.0.0.1',
-  /**
-   * Largest `length` we accept and send: 65,536 bytes of data + 9, the protocol's default on both
-   * sides (docs/link-protocol.md "Maximum frame size"). Must match the listener's max_frame_size.
-   */
-  maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-  /**
-   * Largest `length` we accept from the backend once authenticated. Larger than what we send:
-   * ejabberd bounds what clients send (max_stanza_size) but not what it sends them, and rosters
-   * of a few hundred contacts, vCards with avatars, MAM pages and XEP-0013 lists pass 64 KiB.
-   * The decoder holds one frame at a time per link, so this bounds memory per link, not per
-   * session. A frame above it is skipped and ends only the session it was for.
-   */
-  maxReceiveFrameSize: 16 * 1024 * 1024 + LENGTH_OVERHEAD,
+  /** Backend listener host (mod_megaphone's `listen:` entry): linkHost. */
+  host: DEFAULTS.linkHost,
+  /** Largest `length` we accept and send: linkMaxFrame. */
+  maxFrameSize: DEFAULTS.linkMaxFrame,
+  /** Largest `length` we accept from the backend once authenticated: linkMaxReceiveFrame. */
+  maxReceiveFrameSize: DEFAULTS.linkMaxReceiveFrame,
   /** The backend's own handshake_timeout default; a backend slower than that is not there. */
   handshakeTimeout: 5_000,
-  /** PING period; the protocol's default (docs/link-protocol.md "Heartbeats"). */
-  heartbeatInterval: 10_000,
-  /** Silence after which the link is dead: three missed PONGs at the default interval. */
-  heartbeatTimeout: 30_000,
+  /** PING period in ms: heartbeatInterval (seconds there). */
+  heartbeatInterval: DEFAULTS.heartbeatInterval * 1000,
+  /** Silence after which the link is dead, in ms: heartbeatTimeout. */
+  heartbeatTimeout: DEFAULTS.heartbeatTimeout * 1000,
   /** First reconnect delay bound; doubles per failed attempt (full jitter: uniform in [0, bound]). */
   reconnectBase: 100,
-  /** Cap of the reconnect delay bound: one try per 30 s at worst while ejabberd restarts. */
-  reconnectMax: 30_000,
   /**
-   * Bytes queued in the edge while the socket refuses more (write() returned false), on top of
-   * Node's own stream buffer. 8 MiB is ~40,000 typical 200-byte stanzas: a few seconds of a
-   * stalled backend at peak rate, small beside the process's memory. Frames that end sessions
-   * (CLOSE) and link control frames may use as much again, so that a full queue can still end
-   * sessions cleanly; past that the link is declared wedged and dropped.
+   * Cap of the reconnect delay bound. Every login fails while the link is down, so the link must
+   * come back within a few seconds of ejabberd accepting again, however long the outage was: with
+   * 30 s, a long outage left logins failing for up to 30 s more. 2 s, with full jitter, is one try
+   * per second on average per edge: nothing for ejabberd's listener, and edges that lost ejabberd
+   * together still spread their reconnects over the whole 2 s.
    */
-  maxQueueBytes: 8 * 1024 * 1024,
+  reconnectMax: 2_000,
+  /** Bytes queued while the socket refuses more, and as much again for CLOSE and control frames: linkQueueBytes. */
+  maxQueueBytes: DEFAULTS.linkQueueBytes,
   /** How long stats() waits for STATS_REPLY. */
   statsTimeout: 5_000,
   /** STATS_REQUESTs awaiting a reply at once: a monitoring loop needs one. */
