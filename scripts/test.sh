@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (Debian packages, npm dependencies), builds
 # mod_megaphone, type-checks, lints, then runs tap (unit tests and the integration tests
-# against throwaway ejabberd instances started by the tests themselves).
+# against throwaway ejabberd and Prosody instances started by the tests themselves).
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 cd "$ROOT"
-ensure_packages ejabberd
+ensure_packages ejabberd prosody lua-unbound
 ensure_node_modules
 bash scripts/build-module.sh >/dev/null
 npm run --silent typecheck

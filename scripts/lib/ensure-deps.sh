@@ -21,8 +21,8 @@ ensure_packages () {
     apt-get update -q >&2 && touch "$stamp"
   fi
   # Keep the packages' system services from starting: Debian's ejabberd
-  # would take ports 5222/5280 that the demo uses. Our instances are
-  # started by scripts/ejabberd.sh with their own config.
+  # and prosody would take ports 5222/5280 that the demo uses. Our instances
+  # are started by scripts/ejabberd.sh and scripts/prosody.sh with their own config.
   local policy=/usr/sbin/policy-rc.d created=0
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created=1
@@ -32,6 +32,7 @@ ensure_packages () {
   [ $created -eq 1 ] && rm -f "$policy"
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now ejabberd >/dev/null 2>&1 || true
+    systemctl disable --now prosody >/dev/null 2>&1 || true
   fi
   return $status
 }
