@@ -2,12 +2,28 @@
  * Reading the attributes of a request `<body/>` into typed values (XEP-0124 §7.1, §8-§15,
  * XEP-0206 §3, §5). Anything malformed is a `bad-request` (XEP-0124 §17.2).
  */
-import type { BoshRequest } from './session.ts'
 
 /** XEP-0124 §14.1: rids never exceed 2^53 - 1. */
 const MAX_RID = Number.MAX_SAFE_INTEGER
 
 export type Attrs = Readonly<Record<string, string>>
+
+/** The attributes of one request `<body/>` that the session acts on, already validated. */
+export interface BoshRequest {
+  rid: number
+  /** payloads, each the client's own bytes made standalone */
+  payloads: string[]
+  type: 'terminate' | undefined
+  /** XEP-0124 §10 requested pause in seconds, or undefined */
+  pause: number | undefined
+  /** XEP-0124 §9.1 client ack, or undefined */
+  ack: number | undefined
+  /** XEP-0206 §5 xmpp:restart='true' */
+  restart: boolean
+  /** XEP-0124 §15 */
+  key: string | undefined
+  newkey: string | undefined
+}
 
 /** A non-negative decimal integer no larger than `max`, or undefined for anything else. */
 export function uint (s: string | undefined, max: number): number | undefined {
@@ -33,6 +49,32 @@ export type Parsed<T> = { ok: true, value: T } | { ok: false, condition: 'bad-re
 
 const bad = { ok: false, condition: 'bad-request' } as const
 
+/**
+ * Subtypes of application/*+xml that browsers render as active documents (scripts, chrome):
+ * never a response type, whatever else the response headers say.
+ */
+const ACTIVE_XML = /xhtml|svg|xul/
+
+/**
+ * XEP-0124 §7.1 'content' ("the value of the HTTP Content-Type header the client wishes the
+ * connection manager to use in responses"): a response is a `<body/>` in UTF-8, so only XML
+ * media types (RFC 7303: text/xml, application/xml, application/*+xml, minus the active ones
+ * above) are accepted, with no parameter but `charset=utf-8`. Returns the value the session
+ * sends, lower-case with `; charset=utf-8` (so the browser never guesses), or undefined for
+ * anything else (the caller answers bad-request, §17.2): a client cannot make the edge serve
+ * HTML, nor split a header.
+ */
+export function xmlContentType (s: string): string | undefined {
+  if (s.length > 200) return undefined
+  const m = /^([A-Za-z]+)\/([A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*)(?:[ \t]*;[ \t]*charset=(?:utf-8|"utf-8"))?$/i.exec(s)
+  if (m === null) return undefined
+  const type = m[1]!.toLowerCase()
+  const subtype = m[2]!.toLowerCase()
+  const xml = (type === 'text' && subtype === 'xml') ||
+    (type === 'application' && (subtype === 'xml' || (subtype.endsWith('+xml') && subtype.length > 4 && !ACTIVE_XML.test(subtype))))
+  return xml ? `${type}/${subtype}; charset=utf-8` : undefined
+}
+
 /** XEP-0124 §7.1 (with XEP-0206 §3): the session creation request. */
 export function readCreation (a: Attrs, payloads: string[], defaults: { wait: number, hold: number }): Parsed<CreationParams> {
   const rid = uint(a.rid, MAX_RID)
@@ -46,10 +88,9 @@ export function readCreation (a: Attrs, payloads: string[], defaults: { wait: nu
   if (wait === undefined || hold === undefined) return bad
   const ver = a.ver
   if (ver !== undefined && !/^[0-9]{1,5}\.[0-9]{1,5}$/.test(ver)) return bad
-  // XEP-0124 §7.1 'content': the Content-Type of every response. Refuse anything that could
-  // split a header.
-  const content = a.content
-  if (content !== undefined && !/^[\x20-\x7e]{1,200}$/.test(content)) return bad
+  // XEP-0124 §7.1 'content': the Content-Type of every response; only XML media types.
+  const content = a.content === undefined ? undefined : xmlContentType(a.content)
+  if (a.content !== undefined && content === undefined) return bad
   const newkey = a.newkey
   if (newkey !== undefined && !/^[0-9a-fA-F]{40}$/.test(newkey)) return bad
   return {

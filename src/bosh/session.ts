@@ -1,18 +1,27 @@
 /**
- * One BOSH session's state machine (XEP-0124 with XEP-0206): the requests window, held
- * requests, payloads queued for the client, the response cache for repeated rids, acks, pause,
- * overactivity, and how the session ends. It does no I/O of its own: HTTP responses go out
- * through `Responder`s, link traffic through the `SessionHost` (the manager), and deadlines are
- * kept by the manager's timer wheel, which calls `onWaitDeadline` / `onInactivity`.
+ * One BOSH session's state machine (XEP-0124 with XEP-0206): what a request does on arrival,
+ * when held requests are answered and with what, pause, overactivity, and how the session ends.
+ * The data it works on has files of its own: the requests window and held requests
+ * (rid-window.ts), the responses kept for repeated rids (response-cache.ts), and §15 keys
+ * (keys.ts). It does no I/O of its own: HTTP responses go out through `Responder`s, link
+ * traffic through the `SessionHost` (the manager), and deadlines are kept by the manager's timer
+ * wheel, which calls `onWaitDeadline` / `onInactivity`.
  */
-import { createHash } from 'node:crypto'
 import { conditionForStreamEnd, legacyStatus, type TerminalCondition } from './conditions.ts'
 import { bodyResponse, terminateResponse, type BodyAttrs } from './response.ts'
 import type { BoshOptions } from './options.ts'
+import type { BoshRequest } from './request.ts'
 import type { ConnectionHandler, StreamStart } from '../backend/backend.ts'
-import type { Responder } from './responder.ts'
+import type { AbortListener, Responder } from './responder.ts'
+import { earlierKey, keepKey, nextExpected, sameKey } from './keys.ts'
+import { cachedFor, dropCachedUpTo, remember, type Cached, type ResponseCache } from './response-cache.ts'
+import {
+  heldCount, heldWithReply, heldWithRid, hold, park, parkedWithReply, takeAllHeld, takeAllParked,
+  unhold, unparkNext, withinWindow, type Held, type RidWindow, type Waiting
+} from './rid-window.ts'
 
 export type { Responder } from './responder.ts'
+export type { BoshRequest } from './request.ts'
 
 /** What a session needs from the manager that owns it. */
 export interface SessionHost {
@@ -36,44 +45,6 @@ export interface SessionHost {
   release (s: BoshSession): void
 }
 
-/** The attributes of one request `<body/>` that the session acts on, already validated. */
-export interface BoshRequest {
-  rid: number
-  /** payloads, each the client's own bytes made standalone */
-  payloads: string[]
-  type: 'terminate' | undefined
-  /** XEP-0124 §10 requested pause in seconds, or undefined */
-  pause: number | undefined
-  /** XEP-0124 §9.1 client ack, or undefined */
-  ack: number | undefined
-  /** XEP-0206 §5 xmpp:restart='true' */
-  restart: boolean
-  /** XEP-0124 §15 */
-  key: string | undefined
-  newkey: string | undefined
-}
-
-interface Held {
-  rid: number
-  reply: Responder
-  arrived: number
-  repeats: number
-  empty: boolean
-  pause: boolean
-}
-
-interface Cached {
-  rid: number
-  body: string
-  sentAt: number
-}
-
-interface Waiting {
-  req: BoshRequest
-  reply: Responder
-  repeats: number
-}
-
 /**
  * The creation request until its response goes out (XEP-0124 §7.2), with what only that
  * response needs; dropped once answered.
@@ -86,9 +57,10 @@ interface Creation {
   from: string
 }
 
-/** Shared by every session with nothing queued or held (allocation is lazy: see below). */
+/** Shared by every session with nothing queued (allocation is lazy: see below). */
 const NONE: readonly never[] = Object.freeze([])
 const DEFAULT_CONTENT_TYPE = 'text/xml; charset=utf-8'
+const SASL_SUCCESS = /^<success\s[^>]*xmlns=(['"])urn:ietf:params:xml:ns:xmpp-sasl\1/
 
 const enum Phase {
   /** waiting for the server's first stream header */
@@ -98,14 +70,37 @@ const enum Phase {
   Ended
 }
 
+/** Booleans, packed into one number (one slot of the session object instead of eight). */
+const enum Flag {
+  /** XEP-0124 §7.2: no 'ver' in the creation request (§17.1 errors use HTTP statuses) */
+  Legacy = 1,
+  /** XEP-0124 §9.1: the client acknowledges responses */
+  ClientAcks = 2,
+  /** XEP-0124 §12: hold=0 or wait=0 */
+  Polling = 4,
+  /** XEP-0124 §12: the last new request was empty */
+  LastRequestEmpty = 8,
+  /** XEP-0124 §12: the last answer in a polling session carried nothing */
+  LastPollAnsweredEmpty = 16,
+  /** XEP-0206 §6: a `<stream:error/>` is queued; the CLOSE behind it ends the session */
+  SawStreamError = 32,
+  /** XEP-0206 §4, §5: stream features are due (after the header, or after a restart) */
+  FeaturesDue = 64,
+  /** the server's SASL success was seen (SessionHost.authenticated called) */
+  Authenticated = 128
+}
+
 /**
  * Memory: a million sessions are idle most of the time, so an idle session keeps only what the
  * protocol needs between requests (measured with bench:load --mode edge-only). The sid lives in
- * the session table, the queues (`ahead`, `held`, `pending`, `cache`) exist only while they
- * hold something, the creation request's details go with its response, and strings that are
- * the same for most sessions (the default content type, the empty body) are shared.
+ * the session table; the queues (`ahead`, `held`, `pending`, `olderCached`) exist only while
+ * they hold something; the creation request's details go with its response; booleans share one
+ * number; and strings that are the same for most sessions (the default content type, the empty
+ * body) are shared. The files this one is split into own fields of this object, not objects of
+ * their own: `RidWindow` and `ResponseCache` are implemented here, and their functions take the
+ * session itself.
  */
-export class BoshSession implements ConnectionHandler {
+export class BoshSession implements ConnectionHandler, AbortListener, RidWindow, ResponseCache {
   readonly row: number
   connId = 0
   /** why the session ended, for the sessions-ended metric */
@@ -114,46 +109,40 @@ export class BoshSession implements ConnectionHandler {
   // Negotiated at creation (XEP-0124 §7.2).
   readonly wait: number
   readonly hold: number
-  /** XEP-0124 §7.2: no 'ver' in the creation request (§17.1 errors use HTTP statuses) */
-  readonly legacy: boolean
   readonly contentType: string
-  readonly clientAcks: boolean
-  private readonly polling: boolean
 
+  private flags = 0
   private phase = Phase.Opening
   private creation: Creation | undefined
 
-  /** XEP-0124 §14.2: every rid up to this one has been received and processed */
+  // RidWindow (rid-window.ts)
   lastRid: number
-  /** requests that arrived ahead of a gap in the rids, by rid (XEP-0124 §14.2); made when needed */
-  private ahead: Map<number, Waiting> | undefined
-  /** requests held for the server's payloads, oldest (lowest rid) first; undefined when none */
-  private held: Held[] | undefined
+  held: Held[] | undefined = undefined
+  ahead: Map<number, Waiting> | undefined = undefined
+
+  // ResponseCache (response-cache.ts)
+  cachedRid = 0
+  cachedBody: string | undefined = undefined
+  cachedAt = 0
+  cachedKey: string | undefined = undefined
+  olderCached: Cached[] | undefined = undefined
+
   /** payloads from the server waiting for a request to carry them; undefined when none */
   private pending: string[] | undefined
   private pendingBytes = 0
   /**
-   * XEP-0124 §14.3 responses kept for repeated rids: the newest here (a polling session keeps
-   * only that one, so it costs no objects), older ones in `olderCached`, oldest first.
-   * `cachedBody` is undefined when nothing is kept.
+   * The highest rid answered (XEP-0124 §9.2 report). A received rid above it that is not held
+   * was never answered: its connection closed first (see `requestAborted`).
    */
-  private cachedRid = 0
-  private cachedBody: string | undefined
-  private cachedAt = 0
-  private olderCached: Cached[] | undefined
-  /** the highest rid answered, and when (XEP-0124 §9.2 report) */
   private lastAnswered = 0
-  /** XEP-0124 §12: when the last new request arrived and whether the answer to it was empty */
+  /** XEP-0124 §12: when the last new request arrived */
   private lastRequestAt = 0
-  private lastRequestEmpty = false
-  private lastPollAnsweredEmpty = false
   /** XEP-0124 §10: the inactivity period in force (changed by a pause until the next request) */
   private inactivity: number
-  /** XEP-0124 §15: the key the next request's key must hash to, lower-case hex */
+  /** XEP-0124 §15: what the next request's key must hash to (keys.ts), lower-case hex */
   private key: string | undefined
   /** how the session ended, for the request that arrives afterwards */
   private endCondition: TerminalCondition | '' = ''
-  private sawStreamError = false
 
   constructor (
     private readonly host: SessionHost,
@@ -173,27 +162,31 @@ export class BoshSession implements ConnectionHandler {
     this.row = init.row
     this.wait = Math.min(init.wait, o.maxWait)
     this.hold = Math.min(init.hold, o.maxHold)
-    this.legacy = init.ver === undefined
-    // The client's value is a slice of its whole creation request, which keeping it would keep:
-    // the usual value is shared instead.
+    // The client's value (already one of the XML types, request.ts) is a slice of its whole
+    // creation request, which keeping it would keep: the usual value is shared instead.
     this.contentType = init.contentType === undefined || init.contentType === DEFAULT_CONTENT_TYPE
       ? DEFAULT_CONTENT_TYPE
       : flat(init.contentType)
-    this.clientAcks = init.ack
     // XEP-0124 §12: hold=0 or wait=0 makes a polling session.
-    this.polling = this.hold === 0 || this.wait === 0
+    const polling = this.hold === 0 || this.wait === 0
+    this.flags = (init.ver === undefined ? Flag.Legacy : 0) | (init.ack ? Flag.ClientAcks : 0) |
+      (polling ? Flag.Polling : 0) | Flag.FeaturesDue
     // XEP-0124 §12: a polling session gets a longer inactivity period than the polling interval.
-    this.inactivity = this.polling ? o.maxInactivity + o.polling : o.maxInactivity
-    this.key = init.newkey?.toLowerCase()
+    this.inactivity = this.normalInactivity()
+    this.key = keepKey(init.newkey)
     this.lastRid = init.rid
     this.creation = { rid: init.rid, reply: init.reply, ver: init.ver, authid: '', from: '' }
+    init.reply.holder = this
   }
 
   get sid (): string { return this.host.sidOf(this) }
   /** XEP-0124 §7.2: 'requests' is recommended at hold + 1. */
   get requests (): number { return this.hold + 1 }
   get ended (): boolean { return this.phase === Phase.Ended }
-  get heldCount (): number { return this.held?.length ?? 0 }
+  get heldCount (): number { return heldCount(this) }
+  get legacy (): boolean { return (this.flags & Flag.Legacy) !== 0 }
+  get clientAcks (): boolean { return (this.flags & Flag.ClientAcks) !== 0 }
+  private get polling (): boolean { return (this.flags & Flag.Polling) !== 0 }
 
   // ---------------------------------------------------------------------------------------------
   // Events from the server (through the link)
@@ -205,32 +198,47 @@ export class BoshSession implements ConnectionHandler {
     c.authid = start.id
     c.from = start.from
     this.phase = Phase.Open
-    // XEP-0206 §4: features "as soon as they are available". They follow the header in the same
-    // link chunk, so answer on the next macrotask and they ride in the creation response.
-    setImmediate(() => { this.answerCreation() })
+    // XEP-0206 §4: the creation response SHOULD carry the features "when available": clients
+    // such as StanzaJS and Tsung read them there. They follow the header (onData), so hold the
+    // response for them, no longer than featuresTimeout (then it goes without, and they follow
+    // in a later response). The wait deadline, the open deadline until now, bounds it.
+    const bound = this.host.options.featuresTimeout
+    if (bound <= 0) { this.answerCreation(); return }
+    this.host.setWaitDeadline(this, this.host.now() + bound * 1000)
   }
 
   onData (xml: string): void {
     if (this.phase === Phase.Ended) return
+    if ((this.flags & Flag.Authenticated) === 0 && xml.startsWith('<success') && SASL_SUCCESS.test(xml)) {
+      // RFC 6120 §6.4.6: authentication succeeded; admission control stops counting the session.
+      this.flags |= Flag.Authenticated
+      this.host.authenticated(this)
+    }
     this.pending ??= []
     this.pending.push(xml)
     this.pendingBytes += xml.length
     // XEP-0206 §6: a stream error travels in the terminate body (remote-stream-error), which the
     // CLOSE right behind it produces; sending it now would split it from its condition.
-    if (xml.startsWith('<stream:error')) { this.sawStreamError = true; return }
+    if (xml.startsWith('<stream:error')) { this.flags |= Flag.SawStreamError; return }
     if (this.pendingBytes > this.host.options.maxPendingBytes && this.held === undefined) {
       // A client that stopped polling while the server kept talking: it is gone.
       this.end('policy-violation', 'pending-overflow')
       return
     }
-    if (this.phase === Phase.Open && this.creation === undefined) this.flush()
+    // XEP-0206 §4, §5: the features the creation or restart response was held for.
+    if (xml.startsWith('<stream:features')) this.featuresArrived()
+    if (this.creation !== undefined) {
+      if (this.phase === Phase.Open && (this.flags & Flag.FeaturesDue) === 0) this.answerCreation()
+      return
+    }
+    this.flush()
   }
 
   /** The server ended the stream (or the link was lost). */
   onClose (condition: string): void {
     if (this.phase === Phase.Ended) return
     this.phase = Phase.Ended
-    this.endCondition = conditionForStreamEnd(condition, this.sawStreamError)
+    this.endCondition = conditionForStreamEnd(condition, (this.flags & Flag.SawStreamError) !== 0)
     this.endReason = condition === '' ? 'server-closed' : condition
     this.connId = 0 // the link has forgotten the id already: nothing to close
     this.finish()
@@ -250,123 +258,212 @@ export class BoshSession implements ConnectionHandler {
     }
     const rid = req.rid
     if (rid <= this.lastRid) { this.repeated(req, reply); return }
-    // XEP-0124 §14: a rid beyond the window ends the session. One more request is allowed for
-    // a pause or a terminate (§11).
-    const window = this.requests + (req.pause !== undefined || req.type === 'terminate' ? 1 : 0)
-    if (rid > this.lastRid + window) { this.fail('item-not-found', reply); return }
+    // XEP-0124 §14: a rid beyond the window ends the session (§11: one more for pause or terminate).
+    if (!withinWindow(this, rid, this.requests, req.pause !== undefined || req.type === 'terminate')) {
+      this.fail('item-not-found', reply)
+      return
+    }
     const early = this.ahead?.get(rid)
     if (early !== undefined) {
+      // XEP-0124 §14.3 with §15.4: a repeat is an exact copy of the original, key included; a
+      // request with another key (or none) must not take the original's place.
+      if (!sameKey(keepKey(early.req.key), req.key)) { this.fail('item-not-found', reply); return }
       // XEP-0124 §14.3: a rid received but not yet answered: answer the old request with a
       // recoverable error and keep the new one.
       if (++early.repeats > this.host.options.maxRidRepeats) { this.fail('policy-violation', reply); return }
-      this.recoverable(early.reply)
+      if (early.reply !== undefined) this.recoverable(early.reply)
       early.reply = reply
+      reply.holder = this
       return
     }
     if (rid > this.lastRid + 1) {
+      // XEP-0124 §15.4: with keys in use, a request without one is refused now; its key is
+      // checked against the sequence when its turn comes (the requests before it may switch
+      // sequences, §15.5).
+      if (this.key !== undefined && req.key === undefined) { this.fail('item-not-found', reply); return }
       // XEP-0124 §14.2: payloads are forwarded in rid order; this one waits for the gap.
-      this.ahead ??= new Map()
-      this.ahead.set(rid, { req, reply, repeats: 0 })
+      park(this, req, reply)
+      reply.holder = this
       return
     }
     this.process(req, reply)
     // Requests that were waiting behind this one can go now.
-    const ahead = this.ahead
-    if (ahead === undefined) return
-    for (let next = ahead.get(this.lastRid + 1); next !== undefined; next = ahead.get(this.lastRid + 1)) {
-      ahead.delete(this.lastRid + 1)
-      if (this.ended) { this.answer(next.reply, bodyResponse({})); continue }
+    for (let next = unparkNext(this); next !== undefined; next = unparkNext(this)) {
+      if (next.reply !== undefined) next.reply.holder = undefined
+      if (this.ended) { if (next.reply !== undefined) this.answer(next.reply, bodyResponse({})); continue }
       this.process(next.req, next.reply)
     }
-    if (ahead.size === 0 && this.ahead === ahead) this.ahead = undefined
   }
 
   /** A request whose rid we have already received (XEP-0124 §14.3). */
   private repeated (req: BoshRequest, reply: Responder): void {
-    const held = this.held?.find(h => h.rid === req.rid)
+    const held = heldWithRid(this, req.rid)
     if (held !== undefined) {
+      // §15.4: the original's key, or the repeat does not take its place.
+      if (!sameKey(held.key, req.key)) { this.fail('item-not-found', reply); return }
       if (++held.repeats > this.host.options.maxRidRepeats) { this.fail('policy-violation', reply); return }
       this.recoverable(held.reply)
       held.reply = reply
+      reply.holder = this
       return
     }
-    const cached = this.cached(req.rid)
+    const cached = cachedFor(this, req.rid)
     if (cached !== undefined) {
+      // §15.4: the cached response goes only to a request that carries the original's key.
+      if (!sameKey(cached.key, req.key)) { this.fail('item-not-found', reply); return }
       this.answer(reply, cached.body)
+      return
+    }
+    if (req.rid > this.lastAnswered && req.rid > this.lastRid - this.requests) {
+      // Received, never answered: its connection closed before an answer was due (a network
+      // blip; Strophe resends the same rid). This copy takes its place.
+      this.rehold(req, reply)
       return
     }
     // Too old, or never answered successfully: §14.3 item-not-found.
     this.fail('item-not-found', reply)
   }
 
-  /** A new request, in rid order. */
-  private process (req: BoshRequest, reply: Responder): void {
+  /**
+   * A repeat of a request that was received and forwarded but whose connection closed before it
+   * was answered (`requestAborted`): it is held again, its payloads not forwarded twice.
+   */
+  private rehold (req: BoshRequest, reply: Responder): void {
+    // §15.4: the original's key is no longer kept, but it is derived from the sequence: each
+    // earlier key is the SHA-1 of the next one.
+    if (this.key !== undefined &&
+        (req.key === undefined || req.key.toLowerCase() !== earlierKey(this.key, this.lastRid - req.rid))) {
+      this.fail('item-not-found', reply)
+      return
+    }
+    if (req.pause !== undefined || req.type === 'terminate') { this.process(req, reply, true); return }
+    // XEP-0124 §11: it counts toward 'requests' like any unanswered request.
+    if (this.heldCount + 1 > this.requests) { this.fail('policy-violation', reply); return }
+    const now = this.host.now()
+    this.stopInactivity()
+    hold(this, this.newHeld(req, reply, now))
+    this.flush()
+  }
+
+  /**
+   * A new request, in rid order. `reply` is undefined for a request that arrived ahead of a gap
+   * and whose connection closed while it waited: it is processed all the same (its payloads go
+   * to the server, its rid counts) but nobody is held. `again`: a repeat of a pause or
+   * terminate request whose connection closed; its payloads went already.
+   */
+  private process (req: BoshRequest, reply: Responder | undefined, again = false): void {
     const o = this.host.options
     const now = this.host.now()
-    this.lastRid = req.rid
-
-    // XEP-0124 §15.4: each key must hash to the previous one.
-    if (this.key !== undefined) {
-      if (req.key === undefined || sha1Hex(req.key.toLowerCase()) !== this.key) { this.fail('item-not-found', reply); return }
-      this.key = (req.newkey ?? req.key).toLowerCase()
-    } else if (req.newkey !== undefined) {
-      this.key = req.newkey.toLowerCase()
+    if (!again) {
+      this.lastRid = req.rid
+      // XEP-0124 §15.4: each key must hash to the previous one.
+      const next = nextExpected(this.key, req.key, req.newkey)
+      if (next === false) { this.fail('item-not-found', reply); return }
+      this.key = next
     }
 
-    // XEP-0124 §10: a new request restores the normal inactivity period, and the inactivity
-    // clock stops while a request is held.
-    this.inactivity = this.polling ? o.maxInactivity + o.polling : o.maxInactivity
-    this.host.setInactivityDeadline(this, 0)
+    this.stopInactivity()
 
     // XEP-0124 §9.1: the client's ack lets us drop the responses it has.
-    if (req.ack !== undefined) this.dropCachedUpTo(req.ack)
+    if (req.ack !== undefined) dropCachedUpTo(this, req.ack)
 
     const empty = req.payloads.length === 0 && !req.restart
     const special = req.pause !== undefined || req.type === 'terminate'
-    const outstanding = this.heldCount + 1
-    // XEP-0124 §11: more simultaneous requests than 'requests' (a pause or terminate may use one more).
+    // XEP-0124 §11: more unanswered requests than 'requests' (a pause or terminate may use one
+    // more). Requests whose connection closed are no longer held, so they do not count. §11's
+    // other rule ('requests' unanswered, the last empty, two within 'polling') is not applied
+    // to long-polling sessions: §8 answers the oldest held request when a new one arrives, and
+    // a reloaded page's first poll looks exactly like it (docs/bosh.md, §11).
+    const outstanding = this.heldCount + (reply === undefined ? 0 : 1)
     if (!special && outstanding > this.requests) { this.fail('policy-violation', reply); return }
-    // XEP-0124 §11: 'requests' requests unanswered, the last one empty, two of them within 'polling'.
-    if (!special && empty && outstanding === this.requests && this.requests > 1 &&
-        now - this.lastRequestAt < o.polling * 1000) { this.fail('policy-violation', reply); return }
     // XEP-0124 §12: in a polling session, two empty polls within 'polling' after an empty answer.
-    if (this.polling && !special && empty && this.lastRequestEmpty && this.lastPollAnsweredEmpty &&
-        now - this.lastRequestAt < o.polling * 1000) { this.fail('policy-violation', reply); return }
+    if (this.polling && !special && empty && (this.flags & Flag.LastRequestEmpty) !== 0 &&
+        (this.flags & Flag.LastPollAnsweredEmpty) !== 0 && now - this.lastRequestAt < o.polling * 1000) {
+      this.fail('policy-violation', reply)
+      return
+    }
     this.lastRequestAt = now
-    this.lastRequestEmpty = empty
+    this.flags = empty ? this.flags | Flag.LastRequestEmpty : this.flags & ~Flag.LastRequestEmpty
 
-    if (req.restart) {
-      // XEP-0206 §5: the restart request's payloads are ignored; the server's new features come back.
-      if (!this.host.restartStream(this)) { this.end('remote-connection-failed', 'link-down', reply); return }
-    } else {
-      for (const p of req.payloads) {
-        if (!this.host.sendToServer(this, p)) { this.end('remote-connection-failed', 'link-queue-full', reply); return }
+    if (!again) {
+      if (req.restart) {
+        // XEP-0206 §5: the restart request's payloads are ignored; the server's new features
+        // come back in its response. Older held requests go now (they precede the restart).
+        if (!this.host.restartStream(this)) { this.end('remote-connection-failed', 'link-down', reply); return }
+        while (this.held !== undefined) this.respond(this.held[0]!, false)
+        this.flags |= Flag.FeaturesDue
+      } else {
+        for (const p of req.payloads) {
+          if (!this.host.sendToServer(this, p)) { this.end('remote-connection-failed', 'link-queue-full', reply); return }
+        }
       }
     }
 
     if (req.type === 'terminate') { this.terminate(reply); return }
 
-    this.held ??= []
-    this.held.push({ rid: req.rid, reply, arrived: now, repeats: 0, empty, pause: req.pause !== undefined })
+    if (reply !== undefined) hold(this, this.newHeld(req, reply, now))
 
     if (req.pause !== undefined) {
       // XEP-0124 §10: answer everything now (the pause response carries no payloads) and stretch
       // the inactivity period to the pause, never beyond maxpause.
       this.inactivity = Math.min(req.pause, o.maxPause)
-      while (this.held !== undefined) this.respondOldest(true)
+      while (this.held !== undefined) this.respond(this.held[0]!, true)
       this.host.setWaitDeadline(this, 0)
+      this.armInactivity()
       return
     }
 
     // XEP-0124 §9.2: the client's ack is behind our last response and it has been a while:
     // answer now with a report so it can resend the missing request.
-    if (req.ack !== undefined && this.clientAcks && req.ack < this.lastAnswered) {
-      const missing = this.cached(req.ack + 1)
+    if (req.ack !== undefined && this.clientAcks && req.ack < this.lastAnswered && this.held !== undefined) {
+      const missing = cachedFor(this, req.ack + 1)
       if (missing !== undefined && now - missing.sentAt >= o.reportAfterMs) {
-        this.respondOldest(false, { report: missing.rid, time: now - missing.sentAt })
+        this.respond(this.held[0]!, false, { report: missing.rid, time: now - missing.sentAt })
       }
     }
+    if (this.held === undefined) this.armInactivity()
     this.flush()
+  }
+
+  private newHeld (req: BoshRequest, reply: Responder, now: number): Held {
+    reply.holder = this
+    const waitsForFeatures = req.restart && (this.flags & Flag.FeaturesDue) !== 0
+    return {
+      rid: req.rid,
+      reply,
+      arrived: now,
+      repeats: 0,
+      pause: req.pause !== undefined,
+      key: keepKey(req.key),
+      featuresBy: waitsForFeatures ? now + this.host.options.featuresTimeout * 1000 : 0
+    }
+  }
+
+  /**
+   * The HTTP connection of a request we hold closed before it was answered (page reload, tab
+   * closed, network): the request leaves the session at once. Its rid stays received (the next
+   * request continues after it; a repeat of it is held again, see `repeated`), nothing is
+   * written into it, and what was meant for it stays pending for the next request.
+   */
+  requestAborted (reply: Responder): void {
+    reply.holder = undefined
+    if (this.creation?.reply === reply) {
+      // Nobody learnt the sid, so nobody can continue the session.
+      this.creation = undefined
+      this.end(undefined, 'creation-aborted')
+      return
+    }
+    const h = heldWithReply(this, reply)
+    if (h !== undefined) {
+      unhold(this, h)
+      // XEP-0124 §10: the inactivity clock runs from the moment no request is held.
+      if (this.held === undefined) this.armInactivity()
+      this.armWait()
+      return
+    }
+    // A request ahead of a gap: its payloads still go in rid order, with no one to answer.
+    const w = parkedWithReply(this, reply)
+    if (w !== undefined) w.reply = undefined
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -376,19 +473,66 @@ export class BoshSession implements ConnectionHandler {
   /** Sends queued payloads if a request is held, and enforces hold and wait. */
   flush (): void {
     if (this.phase === Phase.Ended || this.creation !== undefined) return
-    // XEP-0124 §8: payloads go out as soon as a request can carry them, oldest request first.
-    if (this.pending !== undefined && this.held !== undefined) this.respondOldest(false)
-    // XEP-0124 §8: never hold more than 'hold' requests; §12: a polling session holds none.
-    while (this.heldCount > this.hold) this.respondOldest(false)
-    const oldest = this.held?.[0]
-    this.host.setWaitDeadline(this, oldest === undefined ? 0 : oldest.arrived + this.wait * 1000)
+    const waiter = this.featuresWaiter()
+    // XEP-0124 §8: payloads go out as soon as a request can carry them, oldest request first;
+    // XEP-0206 §5: while a restart waits for the new features, they wait with it.
+    // (A request found dead on the way is dropped, so this loops until one carries them.)
+    while (this.pending !== undefined && this.held !== undefined && waiter === undefined) this.respond(this.held[0]!, false)
+    // XEP-0124 §8: never hold more than 'hold' requests, answering the oldest (§12: a polling
+    // session holds none). A restart waiting for its features is not answered early: another
+    // one goes instead, empty (the features come first).
+    while (this.held !== undefined && this.held.length > this.hold) {
+      const h = this.held.find(x => x !== waiter)
+      if (h === undefined) break
+      this.respond(h, waiter !== undefined)
+    }
+    this.armWait()
   }
 
-  /** The wait deadline of the oldest held request passed (XEP-0124 §8 `wait`). */
+  /** Arms the wait deadline for the oldest held request (or the restart waiting for features). */
+  private armWait (): void {
+    const waiter = this.featuresWaiter()
+    const oldest = this.held?.[0]
+    let at = oldest === undefined ? 0 : oldest.arrived + this.wait * 1000
+    if (waiter !== undefined) at = oldest === waiter ? waiter.featuresBy : Math.min(at, waiter.featuresBy)
+    this.host.setWaitDeadline(this, at)
+  }
+
+  /** The held restart request waiting for the server's features (XEP-0206 §5), if any. */
+  private featuresWaiter (): Held | undefined {
+    if ((this.flags & Flag.FeaturesDue) === 0 || this.held === undefined) return undefined
+    return this.held.find(h => h.featuresBy > 0)
+  }
+
+  /** The features are here (or will not be waited for any longer). */
+  private featuresArrived (): void {
+    this.flags &= ~Flag.FeaturesDue
+    if (this.held !== undefined) for (const h of this.held) h.featuresBy = 0
+  }
+
+  /**
+   * The wait deadline of the oldest held request passed (XEP-0124 §8 `wait`), or the time a
+   * response waits for the stream features (XEP-0206 §4, §5).
+   */
   onWaitDeadline (): void {
-    // While opening, the wait deadline is the open deadline: the server never answered.
-    if (this.creation !== undefined) { this.end('remote-connection-failed', 'open-timeout'); return }
-    if (this.held !== undefined) this.respondOldest(false)
+    if (this.creation !== undefined) {
+      // While opening, the wait deadline is the open deadline: the server never answered.
+      if (this.phase === Phase.Opening) { this.end('remote-connection-failed', 'open-timeout'); return }
+      // The features did not come within featuresTimeout: answer without them.
+      this.featuresArrived()
+      this.answerCreation()
+      return
+    }
+    const waiter = this.featuresWaiter()
+    if (waiter !== undefined && this.host.now() >= waiter.featuresBy) {
+      this.featuresArrived()
+      this.respond(waiter, false)
+    } else {
+      // The oldest request's wait is over (a restart still waiting for its features is not: its
+      // own bound is featuresTimeout).
+      const oldest = this.held?.find(h => h !== waiter)
+      if (oldest !== undefined) this.respond(oldest, false)
+    }
     this.flush()
   }
 
@@ -399,30 +543,52 @@ export class BoshSession implements ConnectionHandler {
     this.end(undefined, 'inactivity')
   }
 
+  private normalInactivity (): number {
+    const o = this.host.options
+    return this.polling ? o.maxInactivity + o.polling : o.maxInactivity
+  }
+
+  /** XEP-0124 §10: a request arrived: the normal inactivity period again, and no clock while held. */
+  private stopInactivity (): void {
+    this.inactivity = this.normalInactivity()
+    this.host.setInactivityDeadline(this, 0)
+  }
+
   private armInactivity (): void {
     this.host.setInactivityDeadline(this, this.host.now() + this.inactivity * 1000)
   }
 
   /**
-   * Answers the oldest held request. Payloads go to the first request whose HTTP connection is
-   * still open: an answer written into a dead connection would be lost until the client repeats
-   * its rid, so dead ones get an empty body (cached all the same, §14.3).
+   * Answers held request `h`. A request whose connection is already gone (the HTTP side has not
+   * told us yet) is dropped as if aborted: nothing is written into it, the payloads stay.
    */
-  private respondOldest (noPayloads: boolean, extra: BodyAttrs = {}): void {
-    const h = this.takeOldest()
-    if (h === undefined) return
-    const carry = !noPayloads && (h.reply.open || this.held?.some(x => x.reply.open) !== true)
-    const payloads = carry ? this.takePending() : []
+  private respond (h: Held, noPayloads: boolean, extra: BodyAttrs = {}): void {
+    unhold(this, h)
+    if (h.featuresBy > 0) this.featuresArrived() // answered without them: no longer waited for
+    if (!h.reply.open) {
+      h.reply.holder = undefined
+      if (this.held === undefined) this.armInactivity()
+      return
+    }
+    const payloads = noPayloads ? NONE : this.takePending()
     const attrs: BodyAttrs = { ...extra }
     // XEP-0124 §9.2: ack the highest rid received in order, when it is not this request's own.
     if (this.lastRid !== h.rid) attrs.ack = this.lastRid
     const body = bodyResponse(attrs, payloads)
-    if (this.polling) this.lastPollAnsweredEmpty = payloads.length === 0
+    if (this.polling) {
+      this.flags = payloads.length === 0 ? this.flags | Flag.LastPollAnsweredEmpty : this.flags & ~Flag.LastPollAnsweredEmpty
+    }
+    if (h.rid > this.lastAnswered) this.lastAnswered = h.rid
     // XEP-0124 §14.3: pause responses are not kept.
-    if (!h.pause) this.remember(h.rid, body)
+    if (!h.pause) remember(this, h.rid, body, this.host.now(), h.key, this.cacheSize())
     this.answer(h.reply, body)
     // XEP-0124 §10: the inactivity clock runs from the moment no request is held.
     if (this.held === undefined) this.armInactivity()
+  }
+
+  /** XEP-0124 §14.3: 'requests' responses, or with client acks every unacknowledged one (capped). */
+  private cacheSize (): number {
+    return this.clientAcks ? this.host.options.maxCachedResponses : this.requests
   }
 
   private answerCreation (): void {
@@ -448,7 +614,8 @@ export class BoshSession implements ConnectionHandler {
       'xmpp:restartlogic': 'true'
     }
     const body = bodyResponse(attrs, this.takePending())
-    this.remember(c.rid, body)
+    if (c.rid > this.lastAnswered) this.lastAnswered = c.rid
+    remember(this, c.rid, body, this.host.now(), undefined, this.cacheSize())
     this.answer(c.reply, body)
     if (this.held === undefined) this.armInactivity()
     this.flush()
@@ -462,56 +629,8 @@ export class BoshSession implements ConnectionHandler {
     return p
   }
 
-  /** The oldest held request, out of the list (which goes when it empties). */
-  private takeOldest (): Held | undefined {
-    const q = this.held
-    if (q === undefined) return undefined
-    const h = q.shift()
-    if (q.length === 0) this.held = undefined
-    return h
-  }
-
-  /** Every held request, oldest first; none are held afterwards. */
-  private takeHeld (): readonly Held[] {
-    const q = this.held ?? NONE
-    this.held = undefined
-    return q
-  }
-
-  private remember (rid: number, body: string): void {
-    const now = this.host.now()
-    if (rid > this.lastAnswered) this.lastAnswered = rid
-    // XEP-0124 §14.3: keep 'requests' responses, or with client acks every unacknowledged one
-    // (bounded, so a client that never acks cannot grow it).
-    const keep = this.clientAcks ? this.host.options.maxCachedResponses : this.requests
-    if (this.cachedBody !== undefined && keep > 1) {
-      this.olderCached ??= []
-      this.olderCached.push({ rid: this.cachedRid, body: this.cachedBody, sentAt: this.cachedAt })
-      while (this.olderCached.length > keep - 1) this.olderCached.shift()
-    }
-    this.cachedRid = rid
-    this.cachedBody = body
-    this.cachedAt = now
-  }
-
-  /** The response kept for `rid` (XEP-0124 §14.3), or undefined. */
-  private cached (rid: number): Cached | undefined {
-    if (this.cachedBody !== undefined && this.cachedRid === rid) return { rid, body: this.cachedBody, sentAt: this.cachedAt }
-    return this.olderCached?.find(c => c.rid === rid)
-  }
-
-  /** XEP-0124 §9.1: forgets the responses up to `ack`, oldest first. */
-  private dropCachedUpTo (ack: number): void {
-    const older = this.olderCached
-    if (older !== undefined) {
-      while (older.length > 0 && older[0]!.rid <= ack) older.shift()
-      if (older.length > 0) return
-      this.olderCached = undefined
-    }
-    if (this.cachedBody !== undefined && this.cachedRid <= ack) this.cachedBody = undefined
-  }
-
   private answer (reply: Responder, body: string, status = 200): void {
+    reply.holder = undefined
     reply.send(status, this.contentType, body)
   }
 
@@ -525,13 +644,14 @@ export class BoshSession implements ConnectionHandler {
   // ---------------------------------------------------------------------------------------------
 
   /** XEP-0124 §13: the client terminates; the payloads were forwarded already. */
-  private terminate (reply: Responder): void {
+  private terminate (reply: Responder | undefined): void {
     this.phase = Phase.Ended
     this.endReason = 'terminate'
     this.host.closeStream(this, '')
     // The oldest open request acknowledges the termination (with anything still queued), the
     // others get empty bodies.
-    const all = [...this.takeHeld().map(h => h.reply), reply]
+    const all = takeAllHeld(this).map(h => h.reply)
+    if (reply !== undefined) all.push(reply)
     all.forEach((r, i) => {
       this.answer(r, i === 0 ? terminateResponse(undefined, this.takePending()) : bodyResponse({}))
     })
@@ -549,20 +669,21 @@ export class BoshSession implements ConnectionHandler {
     this.endCondition = condition ?? ''
     if (condition === undefined && reply === undefined && this.held === undefined) {
       // XEP-0124 §10: an inactive session ends "without informing the client".
+      this.dropAhead()
       this.host.release(this)
       return
     }
     const body = terminateResponse(condition, this.takePending())
     const status = condition !== undefined && this.legacy ? legacyStatus(condition) : 200
     if (this.creation !== undefined) { this.answer(this.creation.reply, body, status); this.creation = undefined }
-    for (const h of this.takeHeld()) this.answer(h.reply, body, status)
+    for (const h of takeAllHeld(this)) this.answer(h.reply, body, status)
     if (reply !== undefined) this.answer(reply, body, status)
     this.dropAhead(body, status)
     this.host.release(this)
   }
 
   /** A terminal error caused by `reply`'s request (XEP-0124 §17.1, §17.2). */
-  private fail (condition: TerminalCondition, reply: Responder): void {
+  private fail (condition: TerminalCondition, reply: Responder | undefined): void {
     this.end(condition, condition, reply)
   }
 
@@ -574,25 +695,23 @@ export class BoshSession implements ConnectionHandler {
       this.host.release(this)
       return
     }
-    const h = this.takeOldest()
-    if (h === undefined) {
+    const oldest = this.held?.[0]
+    if (oldest === undefined) {
       // Nobody to tell now: the next request hears it with the payloads still queued (handle),
       // or the inactivity deadline (already running) forgets the session.
       this.host.setWaitDeadline(this, 0)
+      this.dropAhead()
       return
     }
-    this.answer(h.reply, terminateResponse(this.endCondition, this.takePending()))
-    for (const o of this.takeHeld()) this.answer(o.reply, bodyResponse({}))
+    const [first, ...others] = takeAllHeld(this)
+    this.answer(first!.reply, terminateResponse(this.endCondition, this.takePending()))
+    for (const o of others) this.answer(o.reply, bodyResponse({}))
     this.dropAhead()
     this.host.release(this)
   }
 
   private dropAhead (body: string = bodyResponse({}), status = 200): void {
-    const ahead = this.ahead
-    if (ahead === undefined) return
-    this.ahead = undefined
-    for (const w of ahead.values()) this.answer(w.reply, body, status)
-    ahead.clear() // handle() may be walking it
+    for (const w of takeAllParked(this)) if (w.reply !== undefined) this.answer(w.reply, body, status)
   }
 
   /** For shutdown: end with system-shutdown (XEP-0124 §17.2). */
@@ -604,10 +723,6 @@ export class BoshSession implements ConnectionHandler {
 /** A copy of `s` that does not keep the string it was sliced from. */
 function flat (s: string): string {
   return Buffer.from(s, 'latin1').toString('latin1')
-}
-
-function sha1Hex (s: string): string {
-  return createHash('sha1').update(s).digest('hex')
 }
 
 /** XEP-0124 §7.2 'ver': the lower of the client's and ours, comparing major then minor as integers. */
