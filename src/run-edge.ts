@@ -8,8 +8,9 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/load.ts'
 import { sessionLogger, type Logger } from './log.ts'
 import { LinkClient } from './link/index.ts'
-import { createBoshEdge } from './bosh/edge.ts'
-import { createWebSocketEdge, webSocketEdgeOptions } from './ws/edge.ts'
+import { Edge } from './edge.ts'
+import { mountBosh } from './bosh/edge.ts'
+import { mountWebSocket, webSocketEdgeOptions } from './ws/edge.ts'
 import { createMetrics } from './metrics/metrics.ts'
 import { buildAdminApp } from './admin/server.ts'
 import { adminRoutes, type AdminState } from './admin/routes.ts'
@@ -49,9 +50,28 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   link.start()
 
   const metrics = createMetrics()
-  const edge = await createBoshEdge(link, {
-    path: config.boshPath,
+  // The shared pieces once (HTTP front, session table, timer wheel), then the two transports
+  // mounted on them as peers.
+  const edge = await Edge.create(link, {
     maxSessions: config.maxSessions,
+    timerResolution: config.timerResolution,
+    http: {
+      corsOrigins: config.corsOrigins,
+      trustProxy: config.trustProxy,
+      maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+      headersTimeout: config.headersTimeout,
+      requestTimeout: config.requestTimeout,
+      observe: metrics.observeBoshRequest
+    },
+    hostMeta: {
+      boshPath: config.boshPath,
+      boshUrl: config.boshUrl,
+      // host-meta derives the absolute ws:// URL from a path, per request
+      websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath
+    }
+  })
+  const bosh = mountBosh(edge, {
+    path: config.boshPath,
     maxWait: config.maxWait,
     maxHold: config.maxHold,
     maxInactivity: config.maxInactivity,
@@ -62,34 +82,28 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     maxDepth: config.maxDepth,
     maxPendingBytes: config.maxPendingBytes,
     openTimeout: config.openTimeout,
-    domains: config.domains,
-    timerResolution: config.timerResolution,
-    corsOrigins: config.corsOrigins,
-    boshUrl: config.boshUrl,
-    // host-meta derives the absolute ws:// URL from a path, per request
-    websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath,
-    trustProxy: config.trustProxy,
-    observeBosh: metrics.observeBoshRequest
+    featuresTimeout: config.featuresTimeout,
+    domains: config.domains
   })
   // RFC 7395 on the same server, in the same session table, over the same link.
-  const ws = await createWebSocketEdge(edge.app, link, edge.manager.registry, webSocketEdgeOptions(config))
+  const ws = await mountWebSocket(edge, webSocketEdgeOptions(config))
 
   // Session starts and ends, at debug: a line per session is too many at info for a million
   // users. The child logger is made only when the line is written (src/log.ts says why).
-  edge.manager.events = {
+  bosh.events = {
     opened: (sid, connId) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'bosh', sid, connId }).debug('session opened') },
     ended: (sid, connId, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'bosh', sid, connId }).debug({ reason }, 'session ended') }
   }
-  ws.manager.events = {
+  ws.events = {
     opened: s => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket' }).debug({ row: s.row, ip: s.client.ip }, 'session opened') },
     ended: (s, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket' }).debug({ row: s.row, reason }, 'session ended') }
   }
 
   let draining = false
   metrics.attach({
-    bosh: edge.manager,
-    websocket: ws.manager,
-    table: edge.manager.registry.table,
+    bosh,
+    websocket: ws,
+    table: edge.registry.table,
     link,
     draining: () => draining
   })
@@ -117,11 +131,11 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     stopping ??= (async () => {
       // /readyz turns 503 first, so a balancer stops sending new users here.
       draining = true
-      log.info({ bosh: edge.manager.size - ws.manager.size, websocket: ws.manager.size, held: edge.manager.heldRequests() }, 'draining')
+      log.info({ bosh: bosh.size, websocket: ws.size, held: bosh.heldRequests() }, 'draining')
       // XEP-0124 §17.2 system-shutdown for every BOSH session (held requests answered now; new
       // sessions refused with it while the server closes). The WebSockets hear <close/> (RFC 7395
       // §3.6.1 see-other-uri where configured) from the server's preClose hook (src/ws/route.ts).
-      edge.manager.shutdown()
+      bosh.shutdown()
       await edge.app.close()
       // CLOSE for whatever is still open, then the socket (src/link/client.ts stop()).
       await link.stop()

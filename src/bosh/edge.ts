@@ -1,67 +1,70 @@
 /**
- * Wires the BOSH side of the edge: the session manager, its timer wheel and the HTTP app. The
- * entry point and the tests build the same thing here, with a real or a scripted backend.
+ * Mounts BOSH on the edge (src/edge.ts): the session manager over the shared session table,
+ * its deadlines in a range of the shared timer wheel, `POST <path>` on the HTTP front's lean
+ * path (XEP-0124 §5: bodies in, `<body/>` answers out, each with a Content-Length) and a short
+ * human-readable page on GET. Bodies are read as bytes whatever their Content-Type (XEP-0124
+ * §5: "SHOULD ignore all HTTP Content-Type headers").
  */
-import type { FastifyInstance } from 'fastify'
-import type { Backend } from '../backend/backend.ts'
+import type { Edge } from '../edge.ts'
+import type { HttpReply } from '../http/reply.ts'
+import type { LeanRoute, Refusal } from '../http/lean-post.ts'
+import { parseBody, type BodyLimits } from './body.ts'
+import { legacyStatus } from './conditions.ts'
 import { BoshManager } from './manager.ts'
 import { BOSH_DEFAULTS, type BoshOptions } from './options.ts'
-import { TimerWheel, type TickSource } from '../timers/wheel.ts'
-import { buildApp, type AppOptions } from '../http/app.ts'
+import { terminateResponse } from './response.ts'
 
-export interface BoshEdgeOptions extends Partial<BoshOptions> {
-  maxSessions?: number
-  timerResolution?: number
-  corsOrigins?: string[]
-  boshUrl?: string
-  websocketUrl?: string
-  trustProxy?: boolean
-  logger?: AppOptions['logger']
-  observeBosh?: AppOptions['observeBosh']
-  /** a clock in ms and the tick driving the wheel; tests inject both */
-  now?: () => number
-  ticks?: TickSource
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Megaphone BOSH</title></head>
+<body><h1>Megaphone</h1>
+<p>This is an XMPP over BOSH endpoint (XEP-0124, XEP-0206). Point an XMPP client such as
+Strophe.js or Converse.js at this URL; browsers POST <code>&lt;body/&gt;</code> elements here.</p>
+</body></html>
+`
+
+const XML = 'text/xml; charset=utf-8'
+
+// Answers to requests the HTTP front would not hand on; the session (if any) is untouched.
+// XEP-0124 §17.2 policy-violation for a body over the limit, with §17.1's 403 (we cannot know
+// whether the client is a legacy one without reading the body).
+const TOO_LARGE = terminateResponse('policy-violation')
+// No room to buffer another body now: the edge's own trouble, not the client's fault.
+const BUSY = terminateResponse('undefined-condition', ["<text xmlns='urn:xmpp:megaphone'>too many request bodies in flight; retry</text>"])
+const INTERNAL = terminateResponse('internal-server-error')
+
+/** The BOSH route on the HTTP front's lean path. */
+class BoshRoute implements LeanRoute {
+  readonly maxBodyBytes: number
+  constructor (readonly path: string, private readonly manager: BoshManager, private readonly limits: BodyLimits) {
+    this.maxBodyBytes = limits.maxBodyBytes
+  }
+
+  handle (raw: Buffer, reply: HttpReply): void {
+    const parsed = parseBody(raw, this.limits)
+    if (!parsed.ok) {
+      // XEP-0124 §17.2: the body cannot be read, so neither can its sid: answer bad-request (or
+      // policy-violation) with the legacy HTTP status too (§17.1), which every client treats
+      // as terminal.
+      reply.send(legacyStatus(parsed.condition), XML, terminateResponse(parsed.condition))
+      return
+    }
+    // The reply is the client's address too (read only when a session is created).
+    this.manager.handle(parsed.attrs, parsed.children, reply, reply)
+  }
+
+  refuse (reply: HttpReply, why: Refusal): void {
+    if (why === 'too-large') reply.refuse(403, XML, TOO_LARGE)
+    else if (why === 'busy') reply.refuse(503, XML, BUSY)
+    else reply.refuse(500, XML, INTERNAL)
+  }
 }
 
-export interface BoshEdge {
-  manager: BoshManager
-  wheel: TimerWheel
-  app: FastifyInstance
-}
-
-export async function createBoshEdge (backend: Backend, o: BoshEdgeOptions = {}): Promise<BoshEdge> {
-  const now = o.now ?? (() => performance.now())
-  const maxSessions = o.maxSessions ?? 1_000_000
-  // The wheel calls the manager and the manager schedules on the wheel: the late binding
-  // breaks the cycle.
-  const target: { manager?: BoshManager } = {}
-  const wheel = new TimerWheel({
-    // Two deadlines per session row (wait and inactivity): see BoshManager.
-    capacity: maxSessions * 2,
-    fire: id => { target.manager?.fire(id) },
-    resolution: o.timerResolution ?? 100,
-    now,
-    ...(o.ticks === undefined ? {} : { ticks: o.ticks })
-  })
-  const manager = new BoshManager(backend, { ...o, maxSessions }, {
-    schedule: (id, at) => { wheel.scheduleAt(id, at) },
-    cancel: id => { wheel.cancel(id) }
-  }, now)
-  target.manager = manager
-  wheel.start()
-  const b = manager.options
-  const app = await buildApp(manager, {
-    boshPath: b.path ?? BOSH_DEFAULTS.path,
-    maxBodyBytes: b.maxBodyBytes,
-    maxPayloads: b.maxPayloads,
-    maxDepth: b.maxDepth,
-    corsOrigins: o.corsOrigins ?? ['*'],
-    boshUrl: o.boshUrl ?? '',
-    websocketUrl: o.websocketUrl ?? '',
-    trustProxy: o.trustProxy ?? false,
-    logger: o.logger,
-    observeBosh: o.observeBosh
-  })
-  app.addHook('onClose', (_app, done) => { wheel.stop(); done() })
-  return { manager, wheel, app }
+/** Adds BOSH to `edge` (before it listens); returns its session manager. */
+export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}): BoshManager {
+  const o: BoshOptions = { ...BOSH_DEFAULTS, ...options }
+  const deadlines = edge.timers(edge.maxSessions * 2, id => { manager.fire(id) })
+  const manager = new BoshManager(edge.backend, edge.registry, o, deadlines, edge.now)
+  edge.app.get(o.path, async (_req, reply) => await reply.type('text/html; charset=utf-8').send(PAGE))
+  edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth }))
+  return manager
 }

@@ -8,7 +8,7 @@ import { BOSH_DEFAULTS, type BoshOptions } from './options.ts'
 import { readCreation, readRequest, type Attrs } from './request.ts'
 import { terminateResponse } from './response.ts'
 import { BoshSession, type Responder, type SessionHost } from './session.ts'
-import { SessionRegistry, FULL } from '../table/index.ts'
+import { FULL, type SessionRegistry } from '../table/index.ts'
 import type { Backend } from '../backend/backend.ts'
 import { isMegaphoneError } from '../errors.ts'
 
@@ -54,18 +54,25 @@ export class BoshManager implements SessionHost {
   /** the row and connection id of the stream closed last (see closeStream) */
   private readonly closed = { row: -1, connId: 0 }
 
+  /** BOSH sessions live now (the shared table's size counts WebSocket sessions too) */
+  private live = 0
+
   constructor (
     private readonly backend: Backend,
-    options: Partial<BoshOptions> & { maxSessions?: number } = {},
+    /** the session table, shared with the WebSocket transport (src/edge.ts) */
+    registry: SessionRegistry,
+    options: Partial<BoshOptions> = {},
+    /** timer ids 0..2*capacity-1: see WAIT and INACTIVITY */
     deadlines: Deadlines,
     readonly now: () => number = Date.now
   ) {
     this.options = { ...BOSH_DEFAULTS, ...options }
-    this.registry = new SessionRegistry({ maxSessions: options.maxSessions })
+    this.registry = registry
     this.deadlines = deadlines
   }
 
-  get size (): number { return this.registry.size }
+  /** BOSH sessions live now. */
+  get size (): number { return this.live }
 
   /** True once shutdown() has run: new sessions hear system-shutdown. */
   get draining (): boolean { return !this.accepting }
@@ -138,6 +145,7 @@ export class BoshManager implements SessionHost {
       reply
     })
     this.sessions[row] = s
+    this.live++
     try {
       s.connId = this.backend.open({ transport: 'bosh', to: p.to, ip: client.ip, port: client.port, lang: p.lang }, s)
     } catch (err) {
@@ -221,6 +229,7 @@ export class BoshManager implements SessionHost {
     // The sid lives in the table only: read it before the row goes.
     const sid = this.events.ended === undefined ? '' : s.sid
     this.sessions[s.row] = undefined
+    this.live--
     this.registry.close(s.row)
     const why = s.endReason
     this.stats.sessionsEnded[why] = (this.stats.sessionsEnded[why] ?? 0) + 1

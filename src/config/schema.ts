@@ -39,6 +39,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'maxPause', type: 'int', default: 120, min: 0, max: 86400, description: 'XEP-0124 maxpause: longest pause a client may request (s); 0 disables pausing' },
   { key: 'polling', type: 'int', default: 2, min: 0, max: 3600, description: 'XEP-0124 polling: shortest interval between empty polls (s)' },
   { key: 'maxBodyBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024, description: 'largest BOSH request body (bytes); larger is policy-violation' },
+  // Slow senders (src/http/app.ts): honest clients send a BOSH body in one packet, so seconds are
+  // generous; Node answers 408 and closes. A request held after its body arrived is not timed.
+  { key: 'headersTimeout', type: 'number', default: 10, min: 0.01, max: 3600, description: 'seconds for an HTTP request\'s headers to arrive; slower is answered 408 and closed' },
+  { key: 'requestTimeout', type: 'number', default: 30, min: 0.01, max: 3600, description: 'seconds for a whole HTTP request (headers and body) to arrive, at least --headers-timeout; slower is answered 408 and closed; the time a BOSH request is then held does not count' },
+  // 64 of the largest bodies: far above what honest clients have in flight at once, small next to
+  // the heap of a large edge.
+  { key: 'maxBufferedBodyBytes', type: 'int', default: 64 * 1024 * 1024, min: 1024, max: 4 * 1024 * 1024 * 1024, description: 'bytes buffered for BOSH request bodies not yet complete, all requests together; a body that would go past it is refused (503, BOSH terminate)' },
   { key: 'maxPayloads', type: 'int', default: 100, min: 1, max: 10000, description: 'most payload elements in one request body' },
   { key: 'maxDepth', type: 'int', default: 64, min: 2, max: 1024, description: 'deepest element nesting in a BOSH request body or a WebSocket message' },
   { key: 'maxPendingBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'bytes queued for a client that is not polling before its session is dropped' },

@@ -1,68 +1,125 @@
 /**
- * Builds the public HTTP server (BOSH, host-meta, CORS) without listening, so tests can drive
- * it with `app.inject()` and the entry point decides where it listens.
+ * The public HTTP server: a node:http server whose request handler takes the lean POST route
+ * (BOSH, src/http/lean-post.ts) itself and hands everything else to fastify, which stays the
+ * app: the GET page, CORS preflights, host-meta, the WebSocket upgrade, admin routes when they
+ * share the port. fastify creates the server through `serverFactory`, so `app.listen()`,
+ * `app.close()`, `app.server` and plugins that listen on the server (@fastify/websocket's
+ * 'upgrade') work as usual. Built without listening: tests drive `dispatch` with
+ * light-my-request's inject(), or `app.inject()` (which reaches the lean route through a
+ * fastify route that hands the raw request over).
  */
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { terminateResponse } from '../bosh/response.ts'
+import { IncomingMessage, ServerResponse, createServer, type RequestListener, type Server } from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
-import type { BoshManager } from '../bosh/manager.ts'
-import { boshRoutes } from './bosh-route.ts'
-import { hostMetaRoutes } from './host-meta.ts'
+import { clientAddress, TrustedProxies } from './client-address.ts'
+import { LeanPost, type LeanRoute } from './lean-post.ts'
+import { REPLY, type HttpReply } from './reply.ts'
+import { CSP, CorsPolicy, NOSNIFF } from './security.ts'
 
-export interface AppOptions {
-  boshPath: string
-  maxBodyBytes: number
-  maxPayloads: number
-  maxDepth: number
+export interface HttpOptions {
   /** origins allowed by CORS; ['*'] allows any */
-  corsOrigins: string[]
-  boshUrl: string
-  websocketUrl: string
-  /** trust X-Forwarded-For from a proxy in front (fastify's trustProxy) */
-  trustProxy: boolean
+  corsOrigins: readonly string[]
+  /** proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); empty: none */
+  trustProxy: readonly string[]
+  /** bytes buffered for incomplete lean POST bodies, all requests together */
+  maxBufferedBodyBytes: number
+  /** seconds for a request's headers to arrive (Node answers 408 and closes) */
+  headersTimeout: number
+  /** seconds for a whole request, headers and body, to arrive (Node answers 408 and closes); not the time it is held */
+  requestTimeout: number
   logger?: boolean | object
-  /** sees each BOSH response: its HTTP status and how long the request was open (metrics) */
-  observeBosh?: (status: number, seconds: number) => void
+  /** sees each lean POST answer: its status and how long the request was open (metrics) */
+  observe?: (status: number, seconds: number) => void
 }
 
-export async function buildApp (manager: BoshManager, o: AppOptions): Promise<FastifyInstance> {
+export const HTTP_DEFAULTS: HttpOptions = {
+  corsOrigins: ['*'],
+  trustProxy: [],
+  // 64 bodies of the largest size: far above what honest clients have in flight at once (their
+  // bodies arrive in one packet), small next to the edge's heap.
+  maxBufferedBodyBytes: 64 * 1024 * 1024,
+  headersTimeout: 10,
+  requestTimeout: 30
+}
+
+export interface HttpFront {
+  app: FastifyInstance
+  /** the server's request handler: the lean route, else fastify */
+  dispatch: RequestListener
+  /** the lean POST path: mount its route, read its counters */
+  lean: LeanPost
+  /** mounts the lean POST route (one) */
+  post: (route: LeanRoute) => void
+}
+
+/** The server's request and response: the field where the lean path keeps its reply, declared so that every object has one shape. */
+class Request extends IncomingMessage { [REPLY]: HttpReply | undefined = undefined }
+class Response<R extends IncomingMessage = IncomingMessage> extends ServerResponse<R> { [REPLY]: HttpReply | undefined = undefined }
+
+export async function buildHttp (options: Partial<HttpOptions> = {}): Promise<HttpFront> {
+  const o: HttpOptions = { ...HTTP_DEFAULTS, ...options }
+  const trusted = TrustedProxies.of(o.trustProxy)
+  const policy = new CorsPolicy(o.corsOrigins)
+  const lean = new LeanPost({
+    maxBufferedBodyBytes: o.maxBufferedBodyBytes,
+    cors: policy,
+    observe: o.observe,
+    clientIp: trusted.empty
+      ? req => req.socket?.remoteAddress ?? ''
+      : req => clientAddress(req.socket?.remoteAddress ?? '', req.headers['x-forwarded-for'], trusted)
+  })
+  // fastify's own request handler, captured when it builds the server.
+  let toFastify: RequestListener | undefined
+  const dispatch: RequestListener = (req, res) => {
+    if (lean.takes(req)) lean.serve(req, res)
+    else toFastify?.(req, res)
+  }
+  const headersMs = Math.round(o.headersTimeout * 1000)
+  const requestMs = Math.max(headersMs, Math.round(o.requestTimeout * 1000))
   const app = Fastify({
     logger: o.logger ?? false,
-    trustProxy: o.trustProxy,
-    bodyLimit: o.maxBodyBytes,
-    // BOSH clients reuse connections; keep them open longer than the longest wait.
-    keepAliveTimeout: 120_000,
-    requestTimeout: 0
+    serverFactory: (handler): Server => {
+      toFastify = handler
+      return createServer({
+        IncomingMessage: Request,
+        ServerResponse: Response,
+        // BOSH clients reuse connections; keep them open longer than the longest wait.
+        keepAliveTimeout: 120_000,
+        // Headers and body must arrive in time; a request held after its body is complete is
+        // no longer timed (Node times only the receiving of a request).
+        headersTimeout: headersMs,
+        requestTimeout: requestMs,
+        // How often Node looks for requests over those times: a fraction of the shorter one.
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersMs / 4)))
+      }, dispatch)
+    }
   })
-  // XEP-0124 §5: whatever the Content-Type (or none), the body is XML. It stays bytes so that
-  // the body parser can refuse bad UTF-8 instead of seeing replacement characters.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
   await app.register(cors, {
-    origin: o.corsOrigins.includes('*') ? '*' : o.corsOrigins,
+    origin: policy.any ? '*' : [...o.corsOrigins],
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['Content-Type'],
     maxAge: 86400
   })
-  app.setErrorHandler(async (err: FastifyError, _req, reply) => {
-    // XEP-0124 §17.2 policy-violation for a body over the limit (§17.1: 403 for legacy
-    // clients, and we cannot know which this is without reading it); a body that never
-    // arrived whole is a bad-request; anything else is ours.
-    const condition = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
-      ? 'policy-violation'
-      : (err.statusCode !== undefined && err.statusCode < 500 ? 'bad-request' : 'internal-server-error')
-    const status = condition === 'policy-violation' ? 403 : condition === 'bad-request' ? 400 : 500
-    return await reply.code(status).type('text/xml; charset=utf-8').send(terminateResponse(condition))
+  // What the lean path writes on every BOSH answer, on what fastify serves too (the GET page,
+  // preflights, host-meta): none of it is a page to run scripts in.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    void reply.header(NOSNIFF[0], NOSNIFF[1]).header(CSP[0], CSP[1])
+    return payload
   })
-  const observe = o.observeBosh
-  if (observe !== undefined) {
-    // onResponse runs after the last byte is handed to the socket: a held request's time is its
-    // whole long-poll. fastify measures it anyway (elapsedTime), so this adds one observe.
-    app.addHook('onResponse', async (req, reply) => {
-      if (req.method === 'POST' && req.routeOptions.url === o.boshPath) observe(reply.statusCode, reply.elapsedTime / 1000)
-    })
+  return {
+    app,
+    dispatch,
+    lean,
+    post: route => {
+      lean.route = route
+      // app.inject() and anything else that reaches fastify with a lean POST: hand the raw
+      // request over before fastify reads the body, so that there is one path.
+      app.post(route.path, {
+        onRequest: (req, reply) => {
+          void reply.hijack()
+          lean.serve(req.raw, reply.raw)
+        }
+      }, () => {})
+    }
   }
-  boshRoutes(app, manager, { path: o.boshPath, maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth })
-  hostMetaRoutes(app, { boshPath: o.boshPath, boshUrl: o.boshUrl, websocketUrl: o.websocketUrl })
-  return app
 }

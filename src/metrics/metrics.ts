@@ -22,7 +22,7 @@ import type { StatsReply } from '../link/codec/index.ts'
 
 /** What the metrics read, all of it already kept by the parts of the edge. */
 export interface MetricSources {
-  bosh: { readonly stats: BoshStats, heldRequests: () => number }
+  bosh: { readonly stats: BoshStats, readonly size: number, heldRequests: () => number }
   websocket: { readonly stats: WsStats, readonly size: number }
   table: { readonly size: number, readonly capacity: number, readonly loadFactor: number, readonly maxProbeSeen: number, readonly externalBytes: number }
   link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply> }
@@ -80,10 +80,9 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
     registers,
     collect () {
       if (src === undefined) return
-      const ws = src.websocket.size
-      // One table holds both transports: BOSH is what is not WebSocket.
-      this.set({ transport: 'bosh' }, src.table.size - ws)
-      this.set({ transport: 'websocket' }, ws)
+      // Each transport counts its own (they share one table).
+      this.set({ transport: 'bosh' }, src.bosh.size)
+      this.set({ transport: 'websocket' }, src.websocket.size)
     }
   })
   new Gauge({

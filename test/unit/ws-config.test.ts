@@ -23,8 +23,7 @@ void t.test('defaults match the WebSocket defaults, and reach the edge', async t
     maxBufferedBytes: WS_DEFAULTS.maxBufferedBytes,
     openTimeout: WS_DEFAULTS.openTimeout,
     seeOtherUri: '',
-    maxDepth: c.maxDepth,
-    maxSessions: c.maxSessions
+    maxDepth: c.maxDepth
   })
   t.equal(c.websocketUrl, '')
 })

@@ -8,8 +8,14 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { WebSocket, type RawData } from 'ws'
-import { createBoshEdge, type BoshEdge } from '../../src/bosh/edge.ts'
-import { createWebSocketEdge, type WebSocketEdge, type WebSocketEdgeOptions } from '../../src/ws/edge.ts'
+import type { FastifyInstance } from 'fastify'
+import { Edge as Root } from '../../src/edge.ts'
+import { mountBosh } from '../../src/bosh/edge.ts'
+import type { BoshManager } from '../../src/bosh/manager.ts'
+import { mountWebSocket } from '../../src/ws/edge.ts'
+import type { WsManager } from '../../src/ws/manager.ts'
+import type { WsOptions } from '../../src/ws/options.ts'
+import type { TimerWheel } from '../../src/timers/wheel.ts'
 import { ScriptedBackend } from '../fixtures/scripted-backend.ts'
 import { NS, XMPP_NS, bodyAttrs } from '../fixtures/bosh-harness.ts'
 
@@ -26,15 +32,17 @@ class Edge {
   time = 1_000_000
   /** SCRIPTED FAKE BACKEND: not ejabberd */
   readonly backend = new ScriptedBackend()
-  bosh!: BoshEdge
-  ws!: WebSocketEdge
+  bosh!: { app: FastifyInstance, manager: BoshManager }
+  ws!: { manager: WsManager, wheel: TimerWheel }
   port = 0
 
-  static async start (t: Teardown, o: Partial<WebSocketEdgeOptions> = {}): Promise<Edge> {
+  /** Both transports mounted as peers on one composition root (src/edge.ts). */
+  static async start (t: Teardown, o: Partial<WsOptions> & { maxSessions?: number } = {}): Promise<Edge> {
     const e = new Edge()
-    const maxSessions = o.maxSessions ?? 100
-    e.bosh = await createBoshEdge(e.backend, { now: () => e.time, ticks: () => () => {}, maxSessions, websocketUrl: o.path ?? '/xmpp-websocket' })
-    e.ws = await createWebSocketEdge(e.bosh.app, e.backend, e.bosh.manager.registry, { now: () => e.time, ticks: () => () => {}, ...o, maxSessions })
+    const { maxSessions = 100, ...ws } = o
+    const root = await Root.create(e.backend, { now: () => e.time, ticks: () => () => {}, maxSessions, hostMeta: { websocketUrl: o.path ?? '/xmpp-websocket' } })
+    e.bosh = { app: root.app, manager: mountBosh(root) }
+    e.ws = { manager: await mountWebSocket(root, ws), wheel: root.wheel }
     await e.bosh.app.listen({ host: '127.0.0.1', port: 0 })
     const a = e.bosh.app.server.address()
     e.port = typeof a === 'object' && a !== null ? a.port : 0
