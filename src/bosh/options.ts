@@ -1,7 +1,11 @@
 /**
- * The BOSH connection manager's limits, with their defaults in one commented object. Names
- * follow ejabberd's mod_bosh where they mean the same thing (max_inactivity, max_pause).
+ * The BOSH connection manager's limits. Names follow ejabberd's mod_bosh where they mean the
+ * same thing (max_inactivity, max_pause). Those an operator sets take their defaults from the
+ * option schema (src/config/schema.ts, which says why each has its value), by key, so the two
+ * cannot differ; the others are declared here.
  */
+import { DEFAULTS } from '../config/schema.ts'
+
 export interface BoshOptions {
   /** URL path of the BOSH endpoint */
   path: string
@@ -29,6 +33,8 @@ export interface BoshOptions {
   maxPendingBytes: number
   /** seconds to wait for the server's stream header after a session creation request */
   openTimeout: number
+  /** XEP-0206 §4, §5: seconds the creation and restart responses wait for the stream features */
+  featuresTimeout: number
   /** domains served; empty serves whatever `to` asks for and lets the server decide */
   domains: string[]
   /** XEP-0124 §9.2: an `ack` this many ms behind our last response triggers a `report` */
@@ -36,29 +42,22 @@ export interface BoshOptions {
 }
 
 export const BOSH_DEFAULTS: BoshOptions = {
-  path: '/http-bind',
-  // 60 s is what Strophe asks for and what ejabberd's mod_bosh allows (max_wait is infinity
-  // there, but proxies commonly cut idle HTTP requests at 60-120 s).
-  maxWait: 60,
-  // hold=1 is what every browser client asks for; 2 lets a client keep a request held while
-  // another carries its payload, at the cost of one more socket per session.
-  maxHold: 2,
-  // mod_bosh's max_inactivity default: long enough for a page reload on a slow network.
-  maxInactivity: 30,
-  // mod_bosh's max_pause default.
-  maxPause: 120,
-  // Strophe's polling sessions use 1-2 s; ejabberd advertises 2.
-  polling: 2,
-  // XMPP servers cap one stanza near 64 KiB (ejabberd max_stanza_size default 65536); a body may
-  // carry several, and the link's frame limit cuts each one anyway.
-  maxBodyBytes: 1024 * 1024,
-  maxPayloads: 100,
-  maxDepth: 64,
+  // The operator's options: their defaults, and why, are in the option schema.
+  path: DEFAULTS.boshPath,
+  maxWait: DEFAULTS.maxWait,
+  maxHold: DEFAULTS.maxHold,
+  maxInactivity: DEFAULTS.maxInactivity,
+  maxPause: DEFAULTS.maxPause,
+  polling: DEFAULTS.polling,
+  maxBodyBytes: DEFAULTS.maxBodyBytes,
+  maxPayloads: DEFAULTS.maxPayloads,
+  maxDepth: DEFAULTS.maxDepth,
+  maxPendingBytes: DEFAULTS.maxPendingBytes,
+  openTimeout: DEFAULTS.openTimeout,
+  featuresTimeout: DEFAULTS.featuresTimeout,
+  domains: DEFAULTS.domains,
+  // Not options: what the protocol leaves to us.
   maxRidRepeats: 5,
   maxCachedResponses: 8,
-  // Enough for a burst of offline messages at login; a client that stops polling past this is gone.
-  maxPendingBytes: 1024 * 1024,
-  openTimeout: 10,
-  domains: [],
   reportAfterMs: 2000
 }

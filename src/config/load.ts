@@ -7,51 +7,9 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { MegaphoneError } from '../errors.ts'
-import { OPTIONS, envOf, flagOf, type OptionSpec } from './schema.ts'
+import { OPTIONS, envOf, flagOf, type Config, type OptionSpec } from './schema.ts'
 
-export type Config = {
-  config: string
-  host: string
-  port: number
-  backlog: number
-  boshPath: string
-  boshUrl: string
-  corsOrigins: string[]
-  websocketOrigins: string[]
-  trustProxy: boolean
-  domains: string[]
-  maxSessions: number
-  maxWait: number
-  maxHold: number
-  maxInactivity: number
-  maxPause: number
-  polling: number
-  maxBodyBytes: number
-  maxPayloads: number
-  maxDepth: number
-  maxPendingBytes: number
-  openTimeout: number
-  timerResolution: number
-  websocketPath: string
-  websocketUrl: string
-  websocketMaxMessageBytes: number
-  websocketPingInterval: number
-  websocketIdleTimeout: number
-  websocketMaxBufferedBytes: number
-  websocketSeeOtherUri: string
-  linkHost: string
-  linkPort: number
-  linkSecret: string
-  linkMaxFrame: number
-  linkMaxReceiveFrame: number
-  linkQueueBytes: number
-  heartbeatInterval: number
-  heartbeatTimeout: number
-  adminHost: string
-  adminPort: number
-  drainTimeout: number
-  logLevel: string
-}
+export type { Config } from './schema.ts'
 
 export class ConfigError extends MegaphoneError {
   constructor (message: string) {
@@ -67,7 +25,8 @@ export type ReadFile = (path: string) => string
  * the file (JSON: also numbers, booleans and arrays), checked against its spec. `where` names
  * the option as the operator wrote it: `--max-wait`, `MEGAPHONE_MAX_WAIT`, `edge.json: maxWait`.
  */
-function convert (spec: OptionSpec, raw: unknown, where: string): unknown {
+function convert (spec: OptionSpec, written: unknown, where: string): unknown {
+  const raw = spec.compat === undefined ? written : spec.compat(written)
   const fail = (why: string): never => { throw new ConfigError(`${where}: ${why} (got ${spec.secret === true ? '<hidden>' : JSON.stringify(raw)})`) }
   switch (spec.type) {
     case 'boolean':
@@ -141,7 +100,7 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, rea
   const values: Record<string, unknown> = {}
   /** where each value came from, for the messages of the checks that run on the final values */
   const where: Record<string, string> = {}
-  for (const spec of OPTIONS) values[spec.key] = spec.default
+  for (const spec of OPTIONS) values[spec.key] = spec.type === 'list' ? [...spec.default] : spec.default
 
   // defaults < file < environment < flags
   const fileFlag = flags[flagOf('config')]

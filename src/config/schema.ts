@@ -1,43 +1,96 @@
 /**
- * Every option of the edge, in one place: its flag, its environment variable, its default, what
- * it does, and how it is checked. `--help` and docs/configuration.md are generated from this list
- * (`npm run docs:config` rewrites the doc; a test checks it is in step).
+ * Every option of the edge, declared once: its flag, its environment variable, its type, its
+ * default, what it does, and how it is checked. Everything else is derived from this list: the
+ * resolved `Config` type and `DEFAULTS` (below), the modules' default objects (BOSH_DEFAULTS,
+ * WS_DEFAULTS, LINK_DEFAULTS take their values from DEFAULTS by key, so a default cannot drift),
+ * `--help`, and docs/configuration.md (`npm run docs:config` rewrites it; a test checks it is in
+ * step).
+ *
+ * Adding an option: one entry here (the comment above it says why the default is what it is),
+ * then `npm run docs:config`; the module that uses it reads it from `Config` or `DEFAULTS`.
  */
+import { DEFAULT_MAX_FRAME_SIZE, LENGTH_OVERHEAD } from '../link/codec/frame-types.ts'
+import { trustedProxiesError } from '../http/client-address.ts'
 
 export type OptionType = 'string' | 'int' | 'number' | 'boolean' | 'list'
 
-export interface OptionSpec {
+interface Common {
   /** camelCase key in the resolved config; the flag is its kebab-case, the env var MEGAPHONE_ + SNAKE */
   key: string
-  type: OptionType
-  default: string | number | boolean | string[]
   description: string
-  /** inclusive bounds for numbers */
-  min?: number
-  max?: number
-  /** extra check; returns an error message or undefined */
+  /** extra check on the final value; returns an error message or undefined */
   check?: (v: unknown) => string | undefined
+  /**
+   * maps a value as written (a string, or a JSON value from the file) before it is converted;
+   * for options whose type changed, so that old values keep working
+   */
+  compat?: (raw: unknown) => unknown
   /** never printed back (secrets) */
   secret?: boolean
 }
 
-export const OPTIONS: readonly OptionSpec[] = [
+/** One option; the type and the default agree (the compiler checks each entry). */
+export type OptionSpec = Common & (
+  | { type: 'string', default: string, min?: undefined, max?: undefined }
+  | { type: 'int' | 'number', default: number, /** inclusive bounds */ min?: number, max?: number }
+  | { type: 'boolean', default: boolean, min?: undefined, max?: undefined }
+  | { type: 'list', default: readonly string[], min?: undefined, max?: undefined }
+)
+
+const startsWithSlash = (v: unknown): string | undefined => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /'
+
+const DECLARED = [
   // Read first (flag, then environment): the file it names is the layer under the environment.
   { key: 'config', type: 'string', default: '', description: 'path of a JSON configuration file: one object whose keys are option names, camelCase (`maxWait`) or kebab-case (`max-wait`); the environment and flags win over it' },
   { key: 'host', type: 'string', default: '127.0.0.1', description: 'address the public HTTP server (BOSH, WebSocket) listens on' },
   { key: 'port', type: 'int', default: 5280, min: 0, max: 65535, description: 'port of the public HTTP server' },
   { key: 'backlog', type: 'int', default: 511, min: 1, max: 65535, description: 'listen backlog of the public and admin servers: connections the kernel queues before the edge accepts them (capped by net.core.somaxconn)' },
-  { key: 'boshPath', type: 'string', default: '/http-bind', description: 'URL path of the BOSH endpoint', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
+  { key: 'boshPath', type: 'string', default: '/http-bind', description: 'URL path of the BOSH endpoint', check: startsWithSlash },
   { key: 'boshUrl', type: 'string', default: '', description: 'BOSH URL advertised in host-meta (XEP-0156); derived from the request when empty' },
   { key: 'corsOrigins', type: 'list', default: ['*'], description: 'comma-separated origins allowed by CORS; * allows any' },
-  { key: 'trustProxy', type: 'boolean', default: false, description: 'take the client address from X-Forwarded-For (only behind a proxy you run)' },
+  // Empty: X-Forwarded-For is ignored, the socket's peer is the client. `true` (the old boolean)
+  // trusts every address, which takes the leftmost hop: the one the client writes itself.
+  {
+    key: 'trustProxy',
+    type: 'list',
+    default: [],
+    description: 'comma-separated addresses or CIDR ranges (IPv4 or IPv6, e.g. `127.0.0.1,10.0.0.0/8,::1`) of the proxies in front of the edge: when the connection comes from one, the client address is the rightmost X-Forwarded-For hop that is not one of them; empty ignores X-Forwarded-For; `true` (deprecated) trusts every address',
+    compat: (v: unknown) => v === true || (typeof v === 'string' && /^(true|yes|on)$/i.test(v.trim())) ? ['0.0.0.0/0', '::/0'] : v === false || (typeof v === 'string' && /^(false|no|off)$/i.test(v.trim())) ? [] : v,
+    check: trustedProxiesError
+  },
   { key: 'domains', type: 'list', default: [], description: 'comma-separated XMPP domains served; empty lets the server decide (host-unknown otherwise)' },
   { key: 'maxSessions', type: 'int', default: 1_000_000, min: 1, max: 2 ** 28, description: 'session table capacity: sessions held at once by this edge' },
+  // Admission control per client address (src/admission/). The defaults are far above what an
+  // office of a few thousand users behind one NAT does (each user: one session creation at
+  // login, seconds unauthenticated, two connections with hold=1), and keep one script from
+  // filling the session table: it is refused at 500 unauthenticated sessions, long before 1,000.
+  { key: 'admissionSessionRate', type: 'int', default: 100, min: 0, max: 1_000_000, description: 'sessions (BOSH and WebSocket) one client address may create per second, on average; 0 = no limit' },
+  { key: 'admissionSessionBurst', type: 'int', default: 500, min: 1, max: 1_000_000, description: 'sessions one client address may create at once before --admission-session-rate applies' },
+  { key: 'admissionUnauthenticated', type: 'int', default: 500, min: 0, max: 2 ** 28, description: 'sessions of one client address that have not authenticated yet (SASL success); more are refused (BOSH policy-violation, WebSocket 429); 0 = no limit' },
+  // A tenth of the default table: a flood from many addresses cannot take the whole table.
+  { key: 'admissionUnauthenticatedTotal', type: 'int', default: 100_000, min: 0, max: 2 ** 28, description: 'sessions of all addresses together that have not authenticated yet; 0 = no limit' },
+  { key: 'admissionConnections', type: 'int', default: 10_000, min: 0, max: 2 ** 28, description: 'open HTTP and WebSocket connections from one client address (not counted for trusted proxies, which carry many clients); more are answered 429 and closed; 0 = no limit' },
+  { key: 'admissionHeldRequests', type: 'int', default: 10_000, min: 0, max: 2 ** 28, description: 'BOSH requests of one client address open at once (held or being read); more are answered 429; 0 = no limit' },
+  // Each tracked address costs ~150 bytes: 1,000,000 is ~150 MB at worst. Addresses with nothing
+  // open are forgotten, so only that many addresses with live sessions or connections reach it.
+  { key: 'admissionAddresses', type: 'int', default: 1_000_000, min: 1, max: 2 ** 28, description: 'client addresses tracked at once by admission control; a new address beyond it is refused (429)' },
+  // One IPv6 subscriber gets a /64 (RFC 6177): counting its addresses apart would let one
+  // machine take 2^64 separate allowances.
+  { key: 'admissionIpv6Prefix', type: 'int', default: 64, min: 32, max: 128, description: 'IPv6 client addresses are counted together per prefix of this length' },
+  // XEP-0124 §7.2 wait: 60 s is what Strophe asks for and what ejabberd's mod_bosh allows (its
+  // max_wait is infinity, but proxies commonly cut idle HTTP requests at 60-120 s).
   { key: 'maxWait', type: 'int', default: 60, min: 0, max: 3600, description: 'XEP-0124 wait: longest time a request is held (s)' },
+  // hold=1 is what every browser client asks for; 2 lets a client keep a request held while
+  // another carries its payload, at the cost of one more socket per session.
   { key: 'maxHold', type: 'int', default: 2, min: 0, max: 16, description: 'XEP-0124 hold: most requests held at once per session' },
+  // mod_bosh's max_inactivity default: long enough for a page reload on a slow network.
   { key: 'maxInactivity', type: 'int', default: 30, min: 1, max: 3600, description: 'XEP-0124 inactivity: seconds without a request before a session is dropped' },
+  // mod_bosh's max_pause default.
   { key: 'maxPause', type: 'int', default: 120, min: 0, max: 86400, description: 'XEP-0124 maxpause: longest pause a client may request (s); 0 disables pausing' },
+  // Strophe's polling sessions use 1-2 s; ejabberd advertises 2.
   { key: 'polling', type: 'int', default: 2, min: 0, max: 3600, description: 'XEP-0124 polling: shortest interval between empty polls (s)' },
+  // XMPP servers cap one stanza near 64 KiB (ejabberd max_stanza_size default 65536); a body may
+  // carry several, and the link's frame limit cuts each one anyway.
   { key: 'maxBodyBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 64 * 1024 * 1024, description: 'largest BOSH request body (bytes); larger is policy-violation' },
   // Slow senders (src/http/app.ts): honest clients send a BOSH body in one packet, so seconds are
   // generous; Node answers 408 and closes. A request held after its body arrived is not timed.
@@ -47,31 +100,82 @@ export const OPTIONS: readonly OptionSpec[] = [
   // the heap of a large edge.
   { key: 'maxBufferedBodyBytes', type: 'int', default: 64 * 1024 * 1024, min: 1024, max: 4 * 1024 * 1024 * 1024, description: 'bytes buffered for BOSH request bodies not yet complete, all requests together; a body that would go past it is refused (503, BOSH terminate)' },
   { key: 'maxPayloads', type: 'int', default: 100, min: 1, max: 10000, description: 'most payload elements in one request body' },
+  // Stanzas nest a few levels; 64 leaves room for forms and pubsub items.
   { key: 'maxDepth', type: 'int', default: 64, min: 2, max: 1024, description: 'deepest element nesting in a BOSH request body or a WebSocket message' },
+  // Enough for a burst of offline messages at login; a client that stops polling past this is gone.
   { key: 'maxPendingBytes', type: 'int', default: 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, description: 'bytes queued for a client that is not polling before its session is dropped' },
   { key: 'openTimeout', type: 'int', default: 10, min: 1, max: 300, description: 'seconds to wait for the server to answer a new session (WebSocket: also for the client\'s first `<open/>`)' },
+  // ejabberd sends the stream features right behind the header (the same link chunk); 2 s covers
+  // a busy server without a client noticing the wait when none come.
+  { key: 'featuresTimeout', type: 'number', default: 2, min: 0, max: 60, description: 'seconds a BOSH session creation response, and the response to a stream restart, wait for the server\'s stream features (XEP-0206 §4, §5) before they go without them; 0 does not wait' },
   { key: 'timerResolution', type: 'int', default: 100, min: 1, max: 10000, description: 'timer wheel tick (ms): deadlines fire at most this late' },
-  { key: 'websocketPath', type: 'string', default: '/xmpp-websocket', description: 'URL path of the WebSocket endpoint (RFC 7395)', check: v => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /' },
+  // ejabberd's own WebSocket path is /websocket; /xmpp-websocket is what Prosody, Openfire and
+  // most deployment guides use, and what Converse.js documents.
+  { key: 'websocketPath', type: 'string', default: '/xmpp-websocket', description: 'URL path of the WebSocket endpoint (RFC 7395)', check: startsWithSlash },
   { key: 'websocketUrl', type: 'string', default: '', description: 'WebSocket URL advertised in host-meta (XEP-0156); derived from the request when empty', check: v => v === '' || /^wss?:\/\//.test(String(v)) ? undefined : 'must be empty or a ws:// or wss:// URL' },
+  // One message carries one element (RFC 7395 §3.3.3), and the link carries one element per
+  // frame of at most 64 KiB (docs/link-protocol.md), so a larger message could not be forwarded.
   { key: 'websocketMaxMessageBytes', type: 'int', default: 65536, min: 1024, max: 16 * 1024 * 1024, description: 'largest WebSocket message (bytes); larger closes the connection (1009)' },
+  // Below the 60 s at which common proxies (nginx proxy_read_timeout) cut a silent connection.
   { key: 'websocketPingInterval', type: 'int', default: 30, min: 0, max: 3600, description: 'seconds between WebSocket pings to each client; 0 sends none' },
+  // Three unanswered pings: a client that answers none of them is gone (half-open TCP, sleeping
+  // laptop). A live client answers every ping, so this never ends a quiet but present user.
   { key: 'websocketIdleTimeout', type: 'int', default: 90, min: 0, max: 86400, description: 'seconds without any frame from a WebSocket client (pongs count) before it is dropped; 0 never; longer than the ping interval' },
+  // Same as BOSH's maxPendingBytes: room for a burst of offline messages at login.
   { key: 'websocketMaxBufferedBytes', type: 'int', default: 1024 * 1024, min: 16 * 1024, max: 1024 * 1024 * 1024, description: 'bytes queued for a WebSocket client that does not read before it is dropped' },
   { key: 'websocketSeeOtherUri', type: 'string', default: '', description: 'on shutdown, send WebSocket clients here (RFC 7395 see-other-uri); empty sends system-shutdown', check: v => v === '' || /^(wss?|https?):\/\//.test(String(v)) ? undefined : 'must be empty or a ws://, wss://, http:// or https:// URL' },
+  // Like BOSH's CORS default: XMPP authenticates in-band (SASL), so a page from another origin
+  // gains nothing a cookie would have given it; operators who want fewer origins list them.
   { key: 'websocketOrigins', type: 'list', default: ['*'], description: 'comma-separated origins whose pages may open a WebSocket (the Origin header of the upgrade); * allows any; requests without Origin (not from a browser) are allowed' },
   { key: 'linkHost', type: 'string', default: '127.0.0.1', description: 'address of the mod_megaphone listener in ejabberd' },
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },
-  { key: 'linkMaxFrame', type: 'int', default: 65545, min: 1024, max: 16 * 1024 * 1024, description: 'largest link frame accepted or sent (bytes, after the length prefix)' },
-  { key: 'linkMaxReceiveFrame', type: 'int', default: 16 * 1024 * 1024 + 9, min: 1024, max: 256 * 1024 * 1024, description: 'largest link frame accepted from ejabberd (bytes, after the length prefix): ejabberd does not bound what it sends clients (rosters, vCards, MAM pages); a larger element ends only its session; at least --link-max-frame' },
-  { key: 'linkQueueBytes', type: 'int', default: 64 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes queued for the link while it is congested or reconnecting' },
+  // 65,536 bytes of data + 9, the protocol's default on both sides (docs/link-protocol.md
+  // "Maximum frame size"). Must match the listener's max_frame_size.
+  { key: 'linkMaxFrame', type: 'int', default: DEFAULT_MAX_FRAME_SIZE, min: 1024, max: 16 * 1024 * 1024, description: 'largest link frame accepted or sent (bytes, after the length prefix)' },
+  // Larger than what we send: ejabberd bounds what clients send (max_stanza_size) but not what it
+  // sends them, and rosters of a few hundred contacts, vCards with avatars, MAM pages and XEP-0013
+  // lists pass 64 KiB. The decoder holds one frame at a time per link, so this bounds memory per
+  // link, not per session. A frame above it is skipped and ends only the session it was for.
+  { key: 'linkMaxReceiveFrame', type: 'int', default: 16 * 1024 * 1024 + LENGTH_OVERHEAD, min: 1024, max: 256 * 1024 * 1024, description: 'largest link frame accepted from ejabberd (bytes, after the length prefix): ejabberd does not bound what it sends clients (rosters, vCards, MAM pages); a larger element ends only its session; at least --link-max-frame' },
+  // Bytes queued in the edge while the link's socket refuses more (write() returned false), on
+  // top of Node's own stream buffer; past it a stanza is refused and its session ends. Frames that
+  // end sessions and link control frames may use as much again, so that a full queue can still end
+  // sessions cleanly; past that the link is declared wedged and dropped, which ends every session.
+  // 64 MiB (the link's own default used to say 8 MiB; every deployment ran with this one): ~300,000
+  // typical 200-byte stanzas, several seconds of a stalled ejabberd (a long GC, a mnesia dump) at
+  // the peak rate of a large edge, where 8 MiB would drop every user after about one. At most
+  // 128 MiB with the reserve: small beside a table of a million sessions (~400 MB).
+  { key: 'linkQueueBytes', type: 'int', default: 64 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes queued for the link while its socket is congested; past it a stanza is refused (its session ends), and past twice it the link is dropped' },
+  // The protocol's default PING period (docs/link-protocol.md "Heartbeats").
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
+  // Three missed PONGs at the default interval.
   { key: 'heartbeatTimeout', type: 'int', default: 30, min: 2, max: 3600, description: 'seconds of link silence before it is considered lost' },
   { key: 'adminHost', type: 'string', default: '127.0.0.1', description: 'address of the admin HTTP server (/metrics, /healthz, /readyz); keep it off the public network' },
   { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port (the default when `port` is 0); the same host and port as the public server put the admin routes on it' },
   { key: 'drainTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway with status 1' },
   { key: 'logLevel', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug or trace', check: v => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(String(v)) ? undefined : 'must be one of fatal, error, warn, info, debug, trace, silent' }
-]
+] as const satisfies readonly OptionSpec[]
+
+/** The options in order (of --help and the doc). */
+export const OPTIONS: readonly OptionSpec[] = DECLARED
+
+type Spec = (typeof DECLARED)[number]
+type ValueOf<S extends Spec> = S extends { type: 'list' } ? string[] : S extends { type: 'boolean' } ? boolean : S extends { type: 'int' | 'number' } ? number : string
+
+/** The key of an option. */
+export type OptionKey = Spec['key']
+
+/** The resolved configuration: one field per option, typed by its entry above. */
+export type Config = { -readonly [S in Spec as S['key']]: ValueOf<S> }
+
+/**
+ * Every option's default, by key: the modules' default objects are built from it. Lists are
+ * copied, so that no caller can change a default for everyone.
+ */
+export const DEFAULTS: Readonly<Config> = Object.freeze(Object.fromEntries(
+  OPTIONS.map(s => [s.key, s.type === 'list' ? [...s.default] : s.default])
+) as Config)
 
 export function flagOf (key: string): string {
   return key.replace(/[A-Z]/g, c => '-' + c.toLowerCase())

@@ -1,8 +1,11 @@
 /**
- * The WebSocket endpoint's limits (RFC 7395), with their defaults in one commented object.
- * `pingInterval` and `idleTimeout` mean what ejabberd's `websocket_ping_interval` and
- * `websocket_timeout` mean for its own WebSocket listener.
+ * The WebSocket endpoint's limits (RFC 7395). `pingInterval` and `idleTimeout` mean what
+ * ejabberd's `websocket_ping_interval` and `websocket_timeout` mean for its own WebSocket
+ * listener. Their defaults come from the option schema (src/config/schema.ts, which says why
+ * each has its value), by key, so the two cannot differ.
  */
+import { DEFAULTS } from '../config/schema.ts'
+
 export interface WsOptions {
   /** URL path of the WebSocket endpoint on the HTTP server */
   path: string
@@ -30,25 +33,15 @@ export interface WsOptions {
 }
 
 export const WS_DEFAULTS: WsOptions = {
-  // ejabberd's own WebSocket path is /websocket; /xmpp-websocket is what Prosody, Openfire and
-  // most deployment guides use, and what Converse.js documents.
-  path: '/xmpp-websocket',
-  // One message carries one element (RFC 7395 §3.3.3), and the link carries one element per
-  // frame of at most 64 KiB (docs/link-protocol.md), so a larger message could not be forwarded.
-  maxMessageBytes: 65536,
-  // Same as a BOSH body: stanzas nest a few levels; 64 leaves room for forms and pubsub items.
-  maxDepth: 64,
-  // Below the 60 s at which common proxies (nginx proxy_read_timeout) cut a silent connection.
-  pingInterval: 30,
-  // Three unanswered pings: a client that answers none of them is gone (half-open TCP, sleeping
-  // laptop). A live client answers every ping, so this never ends a quiet but present user.
-  idleTimeout: 90,
-  // Same as BOSH's maxPendingBytes: room for a burst of offline messages at login.
-  maxBufferedBytes: 1024 * 1024,
-  openTimeout: 10,
-  seeOtherUri: '',
-  domains: [],
-  // Like BOSH's CORS default: XMPP authenticates in-band (SASL), so a page from another origin
-  // gains nothing a cookie would have given it; operators who want fewer origins list them.
-  origins: ['*']
+  // The operator's options: their defaults, and why, are in the option schema.
+  path: DEFAULTS.websocketPath,
+  maxMessageBytes: DEFAULTS.websocketMaxMessageBytes,
+  maxDepth: DEFAULTS.maxDepth,
+  pingInterval: DEFAULTS.websocketPingInterval,
+  idleTimeout: DEFAULTS.websocketIdleTimeout,
+  maxBufferedBytes: DEFAULTS.websocketMaxBufferedBytes,
+  openTimeout: DEFAULTS.openTimeout,
+  seeOtherUri: DEFAULTS.websocketSeeOtherUri,
+  domains: DEFAULTS.domains,
+  origins: DEFAULTS.websocketOrigins
 }

@@ -23,7 +23,7 @@ void t.test('defaults < file < environment < flags', async t => {
   t.equal(c.maxWait, 40, 'camelCase key')
   t.equal(c.maxHold, 1, 'kebab-case key')
   t.same(c.domains, ['a.example', 'b.example'], 'a JSON list')
-  t.equal(c.trustProxy, true, 'a JSON boolean')
+  t.same(c.trustProxy, ['0.0.0.0/0', '::/0'], 'a JSON boolean (the old trustProxy: true trusts every address)')
   t.equal(c.port, 6001, 'a string as in the environment')
   t.equal(c.polling, 2, 'what the file leaves out keeps its default')
   t.equal(c.config, 'edge.json')

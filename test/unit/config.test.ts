@@ -3,6 +3,10 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { loadConfig, helpText } from '../../src/config/load.ts'
 import { configurationDoc } from '../../src/config/doc.ts'
+import { DEFAULTS, OPTIONS, envOf } from '../../src/config/schema.ts'
+import { BOSH_DEFAULTS } from '../../src/bosh/options.ts'
+import { WS_DEFAULTS } from '../../src/ws/options.ts'
+import { LINK_DEFAULTS } from '../../src/link/options.ts'
 
 const SECRET = { MEGAPHONE_LINK_SECRET: 'a-secret-of-sixteen+' }
 
@@ -14,7 +18,41 @@ void t.test('defaults, then environment, then flags', async t => {
   t.equal(loadConfig([], { ...SECRET, MEGAPHONE_PORT: '6000' }).port, 6000)
   t.equal(loadConfig(['--port', '7000'], { ...SECRET, MEGAPHONE_PORT: '6000' }).port, 7000, 'flag wins')
   t.same(loadConfig(['--cors-origins', 'https://a, https://b'], SECRET).corsOrigins, ['https://a', 'https://b'])
-  t.equal(loadConfig(['--trust-proxy'], SECRET).trustProxy, true)
+  t.same(loadConfig(['--trust-proxy', '127.0.0.1, 10.0.0.0/8,::1'], SECRET).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1'])
+})
+
+void t.test('trustProxy: addresses and CIDR ranges, checked at start; the old booleans still work', async t => {
+  t.same(loadConfig([], SECRET).trustProxy, [], 'none trusted by default')
+  t.same(loadConfig([], { ...SECRET, MEGAPHONE_TRUST_PROXY: '2001:db8::/32,192.0.2.7' }).trustProxy, ['2001:db8::/32', '192.0.2.7'])
+  t.same(loadConfig(['--trust-proxy', 'true'], SECRET).trustProxy, ['0.0.0.0/0', '::/0'], 'true trusts every address')
+  t.same(loadConfig([], { ...SECRET, MEGAPHONE_TRUST_PROXY: 'false' }).trustProxy, [], 'false trusts none')
+  t.same(loadConfig(['--config', 'e.json'], SECRET, () => '{"trustProxy": true}').trustProxy, ['0.0.0.0/0', '::/0'], 'a JSON true')
+  t.throws(() => loadConfig(['--trust-proxy', '10.0.0.0/33'], SECRET), { code: 'CONFIG_INVALID', message: /^--trust-proxy: "10\.0\.0\.0\/33": the prefix length must be 0 to 32/ })
+  t.throws(() => loadConfig(['--trust-proxy', 'proxy.example'], SECRET), { code: 'CONFIG_INVALID', message: /^--trust-proxy: "proxy\.example" is not an IPv4 or IPv6 address/ })
+})
+
+void t.test('each option is declared once: the modules take their defaults from the schema', async t => {
+  const c = loadConfig([], SECRET)
+  for (const s of OPTIONS) {
+    if (s.secret === true) continue
+    t.same(c[s.key as keyof typeof c], s.default, `${s.key}: the default is the resolved value`)
+    t.equal(s.check?.(c[s.key as keyof typeof c]), undefined, `${s.key}: the default passes its own check`)
+    if (s.type === 'int' || s.type === 'number') {
+      t.ok((s.min ?? -Infinity) <= s.default && s.default <= (s.max ?? Infinity), `${s.key}: the default is in its range`)
+    }
+    t.ok(envOf(s.key).startsWith('MEGAPHONE_'))
+  }
+  t.match(BOSH_DEFAULTS, {
+    path: DEFAULTS.boshPath, maxWait: DEFAULTS.maxWait, maxHold: DEFAULTS.maxHold, maxInactivity: DEFAULTS.maxInactivity,
+    maxPause: DEFAULTS.maxPause, polling: DEFAULTS.polling, maxBodyBytes: DEFAULTS.maxBodyBytes, maxPayloads: DEFAULTS.maxPayloads,
+    maxDepth: DEFAULTS.maxDepth, maxPendingBytes: DEFAULTS.maxPendingBytes, openTimeout: DEFAULTS.openTimeout
+  })
+  t.match(WS_DEFAULTS, { path: DEFAULTS.websocketPath, maxMessageBytes: DEFAULTS.websocketMaxMessageBytes, origins: DEFAULTS.websocketOrigins })
+  t.equal(LINK_DEFAULTS.maxQueueBytes, DEFAULTS.linkQueueBytes, 'one link queue default (it used to be 8 MiB here, 64 MiB in the schema)')
+  t.equal(DEFAULTS.linkQueueBytes, 64 * 1024 * 1024)
+  t.equal(LINK_DEFAULTS.maxFrameSize, DEFAULTS.linkMaxFrame)
+  t.equal(LINK_DEFAULTS.heartbeatTimeout, DEFAULTS.heartbeatTimeout * 1000)
+  t.throws(() => { (DEFAULTS as { maxWait: number }).maxWait = 1 }, TypeError, 'nobody changes a default for everyone')
 })
 
 void t.test('a bad value names the option and why', async t => {
