@@ -69,8 +69,13 @@ for (const transport of ['bosh', 'websocket'] as const) {
       await stanza.disconnect()
       loggedIn = false
       const until = Date.now() + 10_000
-      while (await ej.connectedUsers() !== before + 1 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
-      t.equal(await ej.connectedUsers(), before + 1, 'only the Strophe.js peer is left')
+      let now = await ej.connectedUsers()
+      while (now !== before + 1 && Date.now() < until) {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        now = await ej.connectedUsers()
+      }
+      t.equal(now, before + 1, 'only the Strophe.js peer is left')
+      t.ok(strophe.conn.connected, 'the Strophe.js peer is still connected')
     })
   })
 }
