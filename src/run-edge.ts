@@ -61,7 +61,8 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       headersTimeout: config.headersTimeout,
       requestTimeout: config.requestTimeout,
-      observe: metrics.observeBoshRequest
+      observe: metrics.observeBoshRequest,
+      onError: err => { log.error({ err }, 'BOSH request failed') }
     },
     hostMeta: {
       boshPath: config.boshPath,
@@ -103,6 +104,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   metrics.attach({
     bosh,
     websocket: ws,
+    http: edge.http.lean,
     table: edge.registry.table,
     link,
     draining: () => draining

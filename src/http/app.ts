@@ -30,6 +30,8 @@ export interface HttpOptions {
   logger?: boolean | object
   /** sees each lean POST answer: its status and how long the request was open (metrics) */
   observe?: (status: number, seconds: number) => void
+  /** an exception from the lean route (the request has been answered 500) */
+  onError?: (err: unknown) => void
 }
 
 export const HTTP_DEFAULTS: HttpOptions = {
@@ -64,6 +66,7 @@ export async function buildHttp (options: Partial<HttpOptions> = {}): Promise<Ht
     maxBufferedBodyBytes: o.maxBufferedBodyBytes,
     cors: policy,
     observe: o.observe,
+    onError: o.onError,
     clientIp: trusted.empty
       ? req => req.socket?.remoteAddress ?? ''
       : req => clientAddress(req.socket?.remoteAddress ?? '', req.headers['x-forwarded-for'], trusted)

@@ -60,8 +60,8 @@ export class LeanPost implements ReplyFront {
   route: LeanRoute | undefined = undefined
   /** bytes reserved for bodies not yet complete */
   buffered = 0
-  /** bodies refused because of maxBufferedBodyBytes (metrics) */
-  refusedBusy = 0
+  /** requests the front answered itself, by why (metrics) */
+  readonly refused: Record<Refusal, number> = { 'too-large': 0, busy: 0, internal: 0 }
   readonly varyOrigin: boolean
   readonly observe: ((status: number, seconds: number) => void) | undefined
   readonly clientIp: (req: IncomingMessage) => string
@@ -106,7 +106,7 @@ export class LeanPost implements ReplyFront {
       r.length = length
       if (length > route.maxBodyBytes) { this.refuse(r, 'too-large'); return }
       if (length > 0) {
-        if (this.buffered + length > this.o.maxBufferedBodyBytes) { this.refusedBusy++; this.refuse(r, 'busy'); return }
+        if (this.buffered + length > this.o.maxBufferedBodyBytes) { this.refuse(r, 'busy'); return }
         r.reserved = length
         this.buffered += length
       }
@@ -117,6 +117,7 @@ export class LeanPost implements ReplyFront {
 
   /** Answers through the route, and gives back the body's buffered bytes. */
   refuse (r: HttpReply, why: Refusal): void {
+    this.refused[why]++
     this.release(r)
     const route = this.route
     if (route !== undefined) route.refuse(r, why)
@@ -173,7 +174,7 @@ export class LeanPost implements ReplyFront {
 
   private reserve (r: HttpReply, bytes: number): boolean {
     if (bytes <= 0) return true
-    if (this.buffered + bytes > this.o.maxBufferedBodyBytes) { this.refusedBusy++; this.refuse(r, 'busy'); return false }
+    if (this.buffered + bytes > this.o.maxBufferedBodyBytes) { this.refuse(r, 'busy'); return false }
     this.buffered += bytes
     r.reserved += bytes
     return true

@@ -24,6 +24,8 @@ import type { StatsReply } from '../link/codec/index.ts'
 export interface MetricSources {
   bosh: { readonly stats: BoshStats, readonly size: number, heldRequests: () => number }
   websocket: { readonly stats: WsStats, readonly size: number }
+  /** the HTTP front's lean POST path (src/http/lean-post.ts) */
+  http: { readonly buffered: number, readonly refused: Readonly<Record<string, number>> }
   table: { readonly size: number, readonly capacity: number, readonly loadFactor: number, readonly maxProbeSeen: number, readonly externalBytes: number }
   link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply> }
   /** true once a graceful stop has begun */
@@ -137,6 +139,19 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
       if (src === undefined) return
       setCounter(this, [[{ direction: 'in' }, src.websocket.stats.messagesIn], [{ direction: 'out' }, src.websocket.stats.messagesOut]])
     }
+  })
+  new Gauge({
+    name: 'megaphone_http_buffered_body_bytes',
+    help: 'Bytes held for BOSH request bodies not yet complete, all requests together (at most maxBufferedBodyBytes)',
+    registers,
+    collect () { if (src !== undefined) this.set(src.http.buffered) }
+  })
+  new Counter({
+    name: 'megaphone_http_refused_total',
+    help: 'BOSH requests the HTTP front answered without reading them whole, by reason (too-large: over maxBodyBytes, 403; busy: over maxBufferedBodyBytes, 503; internal: 500)',
+    labelNames: ['reason'],
+    registers,
+    collect () { if (src !== undefined) setCounter(this, byLabel('reason', src.http.refused)) }
   })
   new Gauge({
     name: 'megaphone_draining',

@@ -25,6 +25,7 @@ class Route implements LeanRoute {
 
   handle (body: Buffer, reply: HttpReply): void {
     this.bodies.push(body.toString())
+    if (body.toString() === 'boom') throw new Error('boom')
     if (this.answerAtOnce) { reply.send(200, 'text/xml; charset=utf-8', '<body/>'); return }
     reply.holder = this
     this.held.push(reply)
@@ -155,7 +156,7 @@ void t.test('bytes buffered for incomplete bodies are bounded in total', async t
   t.match(refused, /^HTTP\/1\.1 503 /)
   t.match(refused, /condition='busy'/)
   t.same(route.refused, ['busy'])
-  t.equal(front.lean.refusedBusy, 1)
+  t.equal(front.lean.refused.busy, 1)
   // A small one still fits, and is served.
   route.answerAtOnce = true
   const d = await new Raw(port).ready()
@@ -214,4 +215,19 @@ void t.test('a query string does not hide the route; other methods and paths go 
   other.send('POST /http-bindx HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nConnection: close\r\n\r\n<body/>')
   t.match(await other.closed, /^HTTP\/1\.1 404 /, 'fastify: no such route')
   t.equal(route.bodies.length, 1)
+})
+
+void t.test('a route that throws: 500, the error reported, the server goes on', async t => {
+  const errors: unknown[] = []
+  const { route, front, port } = await serve(t, { onError: err => { errors.push(err) } })
+  const c = await new Raw(port).ready()
+  c.send(post('boom'))
+  t.match(await c.closed, /^HTTP\/1\.1 500 /)
+  t.equal(errors.length, 1)
+  t.same(route.refused, ['internal'])
+  t.equal(front.lean.refused.internal, 1)
+  route.answerAtOnce = true
+  const d = await new Raw(port).ready()
+  d.send(post('<body/>'))
+  t.match(await d.until(/<body\/>$/), /^HTTP\/1\.1 200 /)
 })
