@@ -326,7 +326,7 @@ void t.test('XEP-0124 §15: keys on repeated and out-of-order rids', async t => 
   await t.test('a repeat of a held rid with its key takes its place (§14.3)', async t => {
     const x = keyed()
     const held = post(x, req(x.n, [], { key: k[7] }))
-    const again = post(x, req(x.n, [], { key: k[7].toUpperCase() }))
+    const again = post(x, req(x.n, [], { key: k[7]!.toUpperCase() }))
     t.equal(held.attrs.type, 'error', 'the old one gets the recoverable error')
     t.notOk(again.answered)
     t.notOk(x.s.ended)
