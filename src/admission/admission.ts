@@ -22,7 +22,7 @@
  *      ^                                └─ bucket not full ──> idle ── sweep(), bucket full ──> dropped
  *      └──────── a new count ───────────────────────────────────┘
  */
-import { parseIp, plainIp } from '../http/client-address.ts'
+import { AddressRanges, parseIp, plainIp } from '../http/client-address.ts'
 
 /** Which limit refused: the metric's `limit` label. */
 export type AdmissionLimit =
@@ -52,6 +52,8 @@ export interface AdmissionOptions {
   addresses: number
   /** IPv6 addresses are counted together per prefix of this many bits */
   ipv6Prefix: number
+  /** addresses and CIDR ranges never counted nor refused (loopback by default) */
+  exempt: readonly string[]
 }
 
 /** The state of one address. A class, so that every entry has one shape. */
@@ -80,9 +82,26 @@ export class Admission {
   private readonly entries = new Map<string, Entry>()
   /** keys of entries with nothing open whose buckets are still refilling */
   private readonly idle = new Set<string>()
+  private readonly exempt: AddressRanges
+  /** addresses already looked up in `exempt`, so that a request costs no parse (bounded) */
+  private readonly exemptSeen = new Map<string, boolean>()
 
   constructor (options: AdmissionOptions, private readonly now: () => number) {
     this.options = { ...options }
+    this.exempt = AddressRanges.of(options.exempt)
+  }
+
+  /** True for an address admission control leaves alone: it is neither counted nor refused. */
+  isExempt (ip: string): boolean {
+    if (this.exempt.empty) return false
+    let x = this.exemptSeen.get(ip)
+    if (x === undefined) {
+      x = this.exempt.has(ip)
+      // Forgetting everything now and then is simpler than an LRU, and as bounded.
+      if (this.exemptSeen.size >= 10_000) this.exemptSeen.clear()
+      this.exemptSeen.set(ip, x)
+    }
+    return x
   }
 
   /** Addresses tracked now. */
@@ -115,6 +134,20 @@ export class Admission {
    * unauthenticated, or the limit that refuses it (nothing counted but the refusal).
    */
   admitSession (ip: string): AdmissionLimit | null {
+    return this.session(ip, true)
+  }
+
+  /**
+   * Would a session from `ip` be admitted? The limit that refuses it (counted as a refusal), or
+   * null, counting nothing: for a WebSocket upgrade, refused with 429 before it happens and
+   * admitted (admitSession) once it has.
+   */
+  sessionRefusal (ip: string): AdmissionLimit | null {
+    return this.session(ip, false)
+  }
+
+  private session (ip: string, admit: boolean): AdmissionLimit | null {
+    if (this.isExempt(ip)) return null
     const o = this.options
     const key = this.keyOf(ip)
     let e = this.entries.get(key)
@@ -124,6 +157,7 @@ export class Admission {
       this.refill(e)
       if (e.tokens < 1) return this.refuse('session-rate', key)
     }
+    if (!admit) return e === undefined && this.entries.size >= o.addresses && this.idle.size === 0 ? this.refuse('addresses', key) : null
     if (e === undefined) {
       const made = this.add(key)
       if (made === null) return this.refuse('addresses', key)
@@ -150,6 +184,7 @@ export class Admission {
   }
 
   private unauthenticatedEnds (ip: string): void {
+    if (this.isExempt(ip)) return
     const key = this.keyOf(ip)
     const e = this.entries.get(key)
     if (e === undefined || e.unauthenticated === 0) return
@@ -162,6 +197,7 @@ export class Admission {
 
   /** A connection from `ip` opens: null and counted, or the limit that refuses it. */
   admitConnection (ip: string): AdmissionLimit | null {
+    if (this.isExempt(ip)) return null
     const max = this.options.connections
     const key = this.keyOf(ip)
     let e = this.entries.get(key)
@@ -178,6 +214,7 @@ export class Admission {
 
   /** A connection admitted for `ip` has closed. */
   connectionClosed (ip: string): void {
+    if (this.isExempt(ip)) return
     const key = this.keyOf(ip)
     const e = this.entries.get(key)
     if (e === undefined || e.connections === 0) return
@@ -189,6 +226,7 @@ export class Admission {
 
   /** A BOSH request from `ip` arrives (to be read, then perhaps held): null and counted, or the limit. */
   admitRequest (ip: string): AdmissionLimit | null {
+    if (this.isExempt(ip)) return null
     const max = this.options.heldRequests
     const key = this.keyOf(ip)
     let e = this.entries.get(key)
@@ -205,6 +243,7 @@ export class Admission {
 
   /** A request admitted for `ip` has been answered, or its connection closed. */
   requestReleased (ip: string): void {
+    if (this.isExempt(ip)) return
     const key = this.keyOf(ip)
     const e = this.entries.get(key)
     if (e === undefined || e.held === 0) return

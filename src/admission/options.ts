@@ -14,7 +14,8 @@ export function admissionOptions (c: Config): AdmissionOptions {
     connections: c.admissionConnections,
     heldRequests: c.admissionHeldRequests,
     addresses: c.admissionAddresses,
-    ipv6Prefix: c.admissionIpv6Prefix
+    ipv6Prefix: c.admissionIpv6Prefix,
+    exempt: c.admissionExempt
   }
 }
 

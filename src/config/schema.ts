@@ -76,6 +76,9 @@ const DECLARED = [
   { key: 'admissionAddresses', type: 'int', default: 1_000_000, min: 1, max: 2 ** 28, description: 'client addresses tracked at once by admission control; a new address beyond it is refused (429)' },
   // One IPv6 subscriber gets a /64 (RFC 6177): counting its addresses apart would let one
   // machine take 2^64 separate allowances.
+  // Loopback is where a local reverse proxy connects from when trustProxy is not set (every user
+  // would look like one address and be refused together), and where tests and benchmarks run.
+  { key: 'admissionExempt', type: 'list', default: ['127.0.0.0/8', '::1'], description: 'comma-separated addresses or CIDR ranges that admission control does not count or refuse (after trustProxy has found the client address); empty exempts none', check: trustedProxiesError },
   { key: 'admissionIpv6Prefix', type: 'int', default: 64, min: 32, max: 128, description: 'IPv6 client addresses are counted together per prefix of this length' },
   // XEP-0124 §7.2 wait: 60 s is what Strophe asks for and what ejabberd's mod_bosh allows (its
   // max_wait is infinity, but proxies commonly cut idle HTTP requests at 60-120 s).

@@ -20,29 +20,32 @@ export type Ip16 = Uint8Array
 
 interface Range { bytes: Ip16, bits: number }
 
-/** The trusted proxies, parsed once from the `trustProxy` option. */
-export class TrustedProxies {
+/**
+ * A set of addresses and CIDR ranges, parsed once: the trusted proxies (the `trustProxy`
+ * option), the addresses admission control leaves alone (`admissionExempt`).
+ */
+export class AddressRanges {
   private constructor (private readonly ranges: readonly Range[]) {}
 
-  /** No proxy trusted: X-Forwarded-For is never read. */
+  /** No range: for trusted proxies, X-Forwarded-For is never read. */
   get empty (): boolean { return this.ranges.length === 0 }
 
-  static readonly NONE = new TrustedProxies([])
+  static readonly NONE = new AddressRanges([])
 
   /** The ranges from their text (`10.0.0.0/8`, `::1`, ...), or what is wrong with the first bad one. */
-  static parse (list: readonly string[]): TrustedProxies | string {
+  static parse (list: readonly string[]): AddressRanges | string {
     const ranges: Range[] = []
     for (const entry of list) {
       const r = parseRange(entry.trim())
       if (typeof r === 'string') return r
       ranges.push(r)
     }
-    return new TrustedProxies(ranges)
+    return new AddressRanges(ranges)
   }
 
   /** The ranges, or throws: for callers that got the list from a configuration already checked. */
-  static of (list: readonly string[]): TrustedProxies {
-    const t = TrustedProxies.parse(list)
+  static of (list: readonly string[]): AddressRanges {
+    const t = AddressRanges.parse(list)
     if (typeof t === 'string') throw new RangeError(t)
     return t
   }
@@ -58,10 +61,14 @@ export class TrustedProxies {
   }
 }
 
-/** For the configuration's check: why a `trustProxy` value is wrong, or undefined. */
+/** The proxies whose X-Forwarded-For is believed. */
+export const TrustedProxies = AddressRanges
+export type TrustedProxies = AddressRanges
+
+/** For the configuration's check: why a list of addresses and ranges is wrong, or undefined. */
 export function trustedProxiesError (v: unknown): string | undefined {
   if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) return 'must be a list of addresses or CIDR ranges'
-  const t = TrustedProxies.parse(v)
+  const t = AddressRanges.parse(v)
   return typeof t === 'string' ? t : undefined
 }
 

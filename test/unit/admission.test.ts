@@ -9,7 +9,7 @@ import { Admission, type AdmissionOptions } from '../../src/admission/admission.
 import { ADMISSION_DEFAULTS } from '../../src/admission/options.ts'
 import { RefusalLog } from '../../src/admission/refusal-log.ts'
 
-const OFF: AdmissionOptions = { sessionRate: 0, sessionBurst: 1, unauthenticated: 0, unauthenticatedTotal: 0, connections: 0, heldRequests: 0, addresses: 1000, ipv6Prefix: 64 }
+const OFF: AdmissionOptions = { sessionRate: 0, sessionBurst: 1, unauthenticated: 0, unauthenticatedTotal: 0, connections: 0, heldRequests: 0, addresses: 1000, ipv6Prefix: 64, exempt: [] }
 
 function make (o: Partial<AdmissionOptions> = {}): { a: Admission, clock: { t: number } } {
   const clock = { t: 1_000_000 }
@@ -20,6 +20,7 @@ void t.test('the defaults refuse one address before 1,000 unauthenticated sessio
   const clock = { t: 0 }
   const a = new Admission(ADMISSION_DEFAULTS, () => clock.t)
   let admitted = 0
+  t.same(ADMISSION_DEFAULTS.exempt, ['127.0.0.0/8', '::1'], 'loopback is exempt by default')
   // A script opening sessions as fast as it can, never logging in; the clock moves 1 ms each.
   while (a.admitSession('198.51.100.1') === null) { admitted++; clock.t += 1 }
   t.ok(admitted < 1000, `refused after ${admitted}`)
@@ -177,4 +178,29 @@ void t.test('refusals are logged at most once per limit per interval, with what 
   a.admitSession('192.0.2.1')
   t.same(lines[2], { limit: 'unauthenticated', address: '192.0.2.1', unlogged: 999, msg: 'admission refused' })
   t.equal(a.refused.unauthenticated, 1001, 'the metric counts every one')
+})
+
+void t.test('exempt addresses are neither counted nor refused', async t => {
+  const { a } = make({ unauthenticated: 1, connections: 1, heldRequests: 1, unauthenticatedTotal: 1, exempt: ['127.0.0.0/8', '::1'] })
+  for (let i = 0; i < 100; i++) {
+    t.equal(a.admitSession('127.0.0.1') ?? a.admitSession('::ffff:127.0.0.2') ?? a.admitConnection('::1') ?? a.admitRequest('127.1.2.3'), null)
+  }
+  t.equal(a.addresses, 0)
+  t.equal(a.unauthenticatedTotal, 0)
+  a.sessionEnded('127.0.0.1', false)
+  a.connectionClosed('::1')
+  t.equal(a.admitSession('192.0.2.1'), null)
+  t.equal(a.admitSession('192.0.2.1'), 'unauthenticated', 'others are counted')
+})
+
+void t.test('sessionRefusal checks without counting', async t => {
+  const { a } = make({ unauthenticated: 1, sessionRate: 1, sessionBurst: 1 })
+  t.equal(a.sessionRefusal('192.0.2.1'), null)
+  t.equal(a.sessionRefusal('192.0.2.1'), null, 'nothing was counted')
+  t.equal(a.addresses, 0)
+  t.equal(a.admitSession('192.0.2.1'), null)
+  t.equal(a.sessionRefusal('192.0.2.1'), 'unauthenticated')
+  t.equal(a.refused.unauthenticated, 1, 'a refusal is counted for the metric')
+  a.sessionAuthenticated('192.0.2.1')
+  t.equal(a.sessionRefusal('192.0.2.1'), 'session-rate')
 })
