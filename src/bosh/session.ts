@@ -482,7 +482,7 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
     // session holds none). A restart waiting for its features is not answered early: another
     // one goes instead, empty (the features come first).
     while (this.held !== undefined && this.held.length > this.hold) {
-      const h = this.held.find(x => x !== waiter)
+      const h = this.oldestExcept(waiter)
       if (h === undefined) break
       this.respond(h, waiter !== undefined)
     }
@@ -500,8 +500,18 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
 
   /** The held restart request waiting for the server's features (XEP-0206 §5), if any. */
   private featuresWaiter (): Held | undefined {
-    if ((this.flags & Flag.FeaturesDue) === 0 || this.held === undefined) return undefined
-    return this.held.find(h => h.featuresBy > 0)
+    const q = this.held
+    if ((this.flags & Flag.FeaturesDue) === 0 || q === undefined) return undefined
+    for (const h of q) if (h.featuresBy > 0) return h
+    return undefined
+  }
+
+  /** The oldest held request other than `skip` (a loop, not a closure: this runs per request). */
+  private oldestExcept (skip: Held | undefined): Held | undefined {
+    const q = this.held
+    if (q === undefined) return undefined
+    for (const h of q) if (h !== skip) return h
+    return undefined
   }
 
   /** The features are here (or will not be waited for any longer). */
@@ -530,7 +540,7 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
     } else {
       // The oldest request's wait is over (a restart still waiting for its features is not: its
       // own bound is featuresTimeout).
-      const oldest = this.held?.find(h => h !== waiter)
+      const oldest = this.oldestExcept(waiter)
       if (oldest !== undefined) this.respond(oldest, false)
     }
     this.flush()
