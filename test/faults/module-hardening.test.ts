@@ -151,3 +151,31 @@ void t.test('the c2s shaper applies: a shaped user\'s input waits for it, nobody
   t.ok(m !== null && Number(m[1]) >= 1, 'the shaped user has a shaper, and input that waited for it')
   t.equal(aliceInfo, '[{false,0}]', 'alice has none, and nothing of hers waited')
 })
+
+void t.test('a shaped user who keeps sending is ended with policy-violation; an unshaped one is not', async t => {
+  const bob = await login('bob')
+  const alice = await login('alice')
+  const user = await login('shaped')
+  t.teardown(() => { bob.close(); alice.close() })
+  // A wave is 16 × 60 KB (961 KB): below max_session_buffer (1 MiB) even if all of it waited, so
+  // an unshaped session can never pass it with one wave. A shaped one (1,000 B/s) gets its first
+  // message through and then waits about a minute: its second wave piles on the first and passes
+  // 1 MiB, which ends the session as a full TCP receive buffer would.
+  const pad = 'y'.repeat(60_000)
+  const wave = (s: LinkXmpp, tag: string): void => { for (let i = 0; i < 16; i++) s.message('bob@localhost', `${tag} ${i} ${pad}`) }
+  const received = async (tag: string): Promise<void> => { for (let i = 0; i < 16; i++) await bob.waitForMessage(`${tag} ${i} ${pad}`) }
+  wave(alice, 'alice-1')
+  await received('alice-1')
+  wave(user, 'shaped-1')
+  wave(alice, 'alice-2')
+  await received('alice-2')
+  t.equal(alice.closed, undefined, 'alice sent two waves (1.9 MB) and is still connected: every message delivered')
+  await bob.waitForMessage(`shaped-1 0 ${pad}`)
+  t.equal(user.closed, undefined, 'the shaped user\'s first message went through; the rest of the wave waits')
+  wave(user, 'shaped-2')
+  t.equal(await user.waitForClose(), 'policy-violation', 'its second wave passes max_session_buffer: policy-violation')
+  alice.message('bob@localhost', 'alice is not slowed')
+  await bob.waitForMessage('alice is not slowed')
+  t.pass('alice → bob on the same link still flows')
+  t.equal(link.ready, true, 'the link stayed up')
+})
