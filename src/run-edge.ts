@@ -41,7 +41,8 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     maxReceiveFrameSize: config.linkMaxReceiveFrame,
     maxQueueBytes: config.linkQueueBytes,
     heartbeatInterval: config.heartbeatInterval * 1000,
-    heartbeatTimeout: config.heartbeatTimeout * 1000
+    heartbeatTimeout: config.heartbeatTimeout * 1000,
+    reconnectMax: config.linkReconnectMaxDelay
   })
   link.on('up', info => { log.info({ version: info.version, link: `${config.linkHost}:${config.linkPort}` }, 'link up') })
   link.on('down', err => { log.warn({ code: err.code, err: err.message }, 'link down') })

@@ -154,6 +154,11 @@ const DECLARED = [
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   // Three missed PONGs at the default interval.
   { key: 'heartbeatTimeout', type: 'int', default: 30, min: 2, max: 3600, description: 'seconds of link silence before it is considered lost' },
+  // Every login fails while the link is down, so it must come back within a few seconds of
+  // ejabberd accepting again, however long the outage: with a 30 s cap a long outage left logins
+  // failing for up to 30 s more. 2 s with full jitter is one try per second on average per edge,
+  // nothing for ejabberd's listener, and edges that lost ejabberd together still spread out.
+  { key: 'linkReconnectMaxDelay', type: 'int', default: 2000, min: 100, max: 300_000, description: 'cap of the link\'s reconnect delay (ms): attempts back off exponentially from 100 ms with full jitter up to this, so the link returns within about this long after ejabberd accepts again' },
   { key: 'adminHost', type: 'string', default: '127.0.0.1', description: 'address of the admin HTTP server (/metrics, /healthz, /readyz); keep it off the public network' },
   { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port (the default when `port` is 0); the same host and port as the public server put the admin routes on it' },
   { key: 'drainTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway with status 1' },

@@ -22,14 +22,8 @@ export const LINK_DEFAULTS = {
   heartbeatTimeout: DEFAULTS.heartbeatTimeout * 1000,
   /** First reconnect delay bound; doubles per failed attempt (full jitter: uniform in [0, bound]). */
   reconnectBase: 100,
-  /**
-   * Cap of the reconnect delay bound. Every login fails while the link is down, so the link must
-   * come back within a few seconds of ejabberd accepting again, however long the outage was: with
-   * 30 s, a long outage left logins failing for up to 30 s more. 2 s, with full jitter, is one try
-   * per second on average per edge: nothing for ejabberd's listener, and edges that lost ejabberd
-   * together still spread their reconnects over the whole 2 s.
-   */
-  reconnectMax: 2_000,
+  /** Cap of the reconnect delay bound, in ms: linkReconnectMaxDelay. */
+  reconnectMax: DEFAULTS.linkReconnectMaxDelay,
   /** Bytes queued while the socket refuses more, and as much again for CLOSE and control frames: linkQueueBytes. */
   maxQueueBytes: DEFAULTS.linkQueueBytes,
   /** How long stats() waits for STATS_REPLY. */
