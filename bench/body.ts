@@ -5,11 +5,21 @@
  * test/unit/body-malformed.test.ts, and produces objects, not forwardable bytes), so it is the
  * bar to beat, not a like-for-like equal.
  *
- * Run: node --import tsx bench/body.ts
+ * Then the hostile shapes of bench/lib/hostile-xml.ts at 1 MiB (the default maxBodyBytes):
+ * the time of one parse of each, against a benign 1 MiB body (100 chat messages) parsed in the
+ * same run and against fast-xml-parser's XMLValidator on that benign body. Issue 13's goal is
+ * 20 ms or less for the worst; the ratio to the benign body is what carries across machines.
+ *
+ * Run: node --import tsx bench/body.ts        (npm run bench:body)
+ *      node --import tsx bench/body.ts --hostile   (the hostile section only)
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { BoshBodyError, parseBody } from '../src/bosh/body.ts'
+import { WsMessageError, parseMessage } from '../src/ws/message.ts'
+import { XmlScanner } from '../src/xml/scanner.ts'
+import { HOSTILE_SHAPES, benignBody } from './lib/hostile-xml.ts'
 import { fmtRate, machineLine, measure, ratio } from './lib/report.ts'
+import type { Sample } from './lib/report.ts'
 
 console.log(machineLine())
 
@@ -35,7 +45,7 @@ const INPUTS: [name: string, body: string][] = [
 const fxp = new XMLParser({ ignoreAttributes: false, preserveOrder: true, processEntities: false, parseTagValue: false, parseAttributeValue: false })
 
 let sink = 0
-for (const [name, body] of INPUTS) {
+for (const [name, body] of process.argv.includes('--hostile') ? [] : INPUTS) {
   const bytes = Buffer.byteLength(body)
   const buf = Buffer.from(body)
   const check = parseBody(body)
@@ -60,4 +70,60 @@ for (const [name, body] of INPUTS) {
   console.log(`  fast-xml-parser validate+parse      ${fmtRate(base.median)} ops/s  ${mb(base.median)}`)
   console.log(`  ratio parseBody(string) / fast-xml-parser: ${ratio(ours.median, base.median)}; Buffer: ${ratio(oursBuf.median, base.median)}`)
 }
+
+// ---- hostile shapes at 1 MiB ----
+
+const MiB = 1024 * 1024
+/** Short samples: a parse of 1 MiB takes milliseconds, and the slowest sample is reported too. */
+const SAMPLING = { warmupMs: 300, sampleMs: 150, samples: 9 }
+const ms = (rate: number): string => (1000 / rate).toFixed(2).padStart(7) + ' ms'
+const timing = (sample: Sample): string => `median ${ms(sample.median)}, slowest sample ${ms(Math.min(...sample.rates))}`
+const pad = (text: string): string => text.padEnd(54)
+
+const benign = Buffer.from(benignBody(MiB))
+const benignCheck = parseBody(benign)
+if (benignCheck instanceof BoshBodyError) throw benignCheck
+const benignTime = measure(() => {
+  const r = parseBody(benign)
+  if (!(r instanceof BoshBodyError)) sink += r.children.length
+}, 1, SAMPLING)
+const benignText = benign.toString('utf8')
+const fxpTime = measure(() => {
+  if (XMLValidator.validate(benignText) === true) sink++
+}, 1, SAMPLING)
+console.log(`\nhostile bodies of at most ${MiB} B (maxBodyBytes), one parseBody(Buffer) each; target ≤ 20 ms`)
+console.log(`  ${pad(`baseline: benign body, ${benign.length} B, 100 messages`)} ${timing(benignTime)}`)
+console.log(`  ${pad('baseline: fast-xml-parser XMLValidator, same body')} ${timing(fxpTime)}`)
+
+let worst = 0
+let worstName = ''
+const row = (name: string, size: number, outcome: string, sample: Sample): void => {
+  const t = 1000 / sample.median
+  if (t > worst) {
+    worst = t
+    worstName = name
+  }
+  console.log(`  ${pad(name)} ${timing(sample)}  ×${ratio(benignTime.median, sample.median).slice(0, -1)} benign  ${size} B, ${outcome}`)
+}
+for (const shape of HOSTILE_SHAPES) {
+  const doc = Buffer.from(shape.body(MiB))
+  const first = parseBody(doc)
+  const outcome = first instanceof BoshBodyError ? `refused: ${first.code}` : `${first.children.length} payload(s)`
+  row(shape.name, doc.length, outcome, measure(() => {
+    const r = parseBody(doc)
+    if (!(r instanceof BoshBodyError)) sink += r.children.length
+  }, 1, SAMPLING))
+}
+console.log('\nthe same shapes as one WebSocket message, parseMessage')
+const scanner = new XmlScanner()
+for (const shape of HOSTILE_SHAPES) {
+  if (shape.message === undefined) continue
+  const text = shape.message(MiB)
+  const first = parseMessage(text, { maxDepth: 64 }, scanner)
+  const outcome = first instanceof WsMessageError ? `refused: ${first.code}` : first.kind
+  row(`${shape.name} (WebSocket)`, text.length, outcome, measure(() => {
+    if (!(parseMessage(text, { maxDepth: 64 }, scanner) instanceof WsMessageError)) sink++
+  }, 1, SAMPLING))
+}
+console.log(`\nworst: ${worstName}, ${worst.toFixed(2)} ms (median), ${(worst / (1000 / benignTime.median)).toFixed(2)}× the benign 1 MiB body`)
 if (sink === 0) console.log('(nothing parsed)')

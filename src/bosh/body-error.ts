@@ -9,6 +9,8 @@ import { MegaphoneError } from '../errors.ts'
 export type BoshBodyErrorCode =
   /** the request exceeds maxBodyBytes */
   | 'body-too-large'
+  /** the payloads, with the `<body/>` namespace declarations copied into them, would exceed maxBodyBytes */
+  | 'body-forwarded-too-large'
   /** elements nest deeper than maxDepth */
   | 'body-too-deep'
   /** more payloads than maxPayloads */
@@ -41,7 +43,7 @@ export class BoshBodyError extends MegaphoneError {
     this.offset = offset
     // XEP-0124 §17.2: limits are session rules the client broke; everything else is a
     // binding element whose format is unacceptable.
-    this.condition = code === 'body-too-large' || code === 'body-too-deep' || code === 'body-too-many-payloads'
+    this.condition = code === 'body-too-large' || code === 'body-forwarded-too-large' || code === 'body-too-deep' || code === 'body-too-many-payloads'
       ? 'policy-violation'
       : 'bad-request'
   }

@@ -19,6 +19,14 @@
  *  - A payload whose own `xmlns` is httpbind, written out, has that value replaced by jabber:client.
  *  - A namespace prefix declared on the body and used inside the payload (e.g. `stream:` for
  *    a `<stream:features/>`-like element, XEP-0206 §3) gets the body's declaration, as written.
+ *
+ * Hostile input costs work in proportion to its size, whatever it declares (docs/security.md):
+ * a declaration is one map entry, a prefix use is one lookup and marks the body declaration for
+ * the payload at most once, and an expanded attribute name is keyed by a small namespace id.
+ * Copying body declarations into payloads is the one way the output can outgrow the input (one
+ * long declaration used by every payload): the payloads as forwarded, counting the copies but
+ * not the ` xmlns='jabber:client'` (22 bytes a payload, maxPayloads of them at most), may total
+ * no more than maxBodyBytes, or the body is refused with body-forwarded-too-large.
  */
 import { isSpace } from '../xml/chars.ts'
 import { XmlScanner } from '../xml/scanner.ts'
@@ -74,11 +82,10 @@ const DEFAULT_LIMITS: BodyLimits = {
 export function parseBody (input: string | Buffer, limits: Partial<BodyLimits> = {}): ParsedBody | BoshBodyError {
   const maxBodyBytes = limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes
   let src: string
+  let bytes: number
   if (typeof input === 'string') {
-    // Three UTF-8 bytes per UTF-16 unit at most: only count when it could matter.
-    if (input.length * 3 > maxBodyBytes && Buffer.byteLength(input, 'utf8') > maxBodyBytes) {
-      return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
-    }
+    bytes = Buffer.byteLength(input, 'utf8')
+    if (bytes > maxBodyBytes) return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
     src = input
   } else {
     if (input.length > maxBodyBytes) return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
@@ -86,10 +93,11 @@ export function parseBody (input: string | Buffer, limits: Partial<BodyLimits> =
     // bytes must survive decoding unchanged, which only valid UTF-8 does.
     if (!isUtf8(input)) return new BoshBodyError('body-bad-encoding', 'body is not valid UTF-8')
     src = input.toString('utf8')
+    bytes = input.length
   }
   const scanner = new XmlScanner()
   scanner.reset(src)
-  return new BodyReader(src, scanner, {
+  return new BodyReader(src, bytes === src.length, scanner, {
     maxBodyBytes,
     maxPayloads: limits.maxPayloads ?? DEFAULT_LIMITS.maxPayloads,
     maxDepth: limits.maxDepth ?? DEFAULT_LIMITS.maxDepth
@@ -112,8 +120,13 @@ export function parseBoolean (value: string | undefined): boolean | undefined {
 
 interface BodyPrefix {
   uri: string
-  /** the declaration as the client wrote it on the body: `xmlns:stream='...'` */
-  decl: string
+  /** where the declaration as the client wrote it (`xmlns:stream='...'`) starts and ends */
+  declStart: number
+  declEnd: number
+  /** its length in UTF-8 plus the space before it; -1 until a payload uses it */
+  spliceBytes: number
+  /** the index of the last payload it was copied into, so that each payload copies it once */
+  copiedInto: number
 }
 
 class BodyReader {
@@ -130,7 +143,11 @@ class BodyReader {
   private childHttpbindStart = -1
   private childHttpbindEnd = -1
   /** body prefixes the payload uses without declaring them itself */
-  private childNeeds: string[] = []
+  private readonly childNeeds: BodyPrefix[] = []
+  /** UTF-8 bytes of the declarations childNeeds will add */
+  private childSpliceBytes = 0
+  /** UTF-8 bytes of the payloads so far, as forwarded (bar the jabber:client splice) */
+  private forwardedBytes = 0
   /** prefixes in scope inside the payload; the body's own declarations behind them */
   private readonly ns = new NamespaceScope(prefix => this.fromBody(prefix))
   /** names of the open elements of the payload */
@@ -138,7 +155,12 @@ class BodyReader {
   /** set when a step fails for a reason of ours rather than the scanner's */
   private failure: BoshBodyError | null = null
 
-  constructor (private readonly s: string, private readonly sc: XmlScanner, private readonly limits: BodyLimits) {}
+  /** `ascii`: every UTF-16 unit of `s` is one UTF-8 byte, so lengths are byte counts */
+  constructor (private readonly s: string, private readonly ascii: boolean, private readonly sc: XmlScanner, private readonly limits: BodyLimits) {}
+
+  private utf8Bytes (text: string): number {
+    return this.ascii ? text.length : Buffer.byteLength(text, 'utf8')
+  }
 
   private error (code: BoshBodyErrorCode, message: string, at: number): BoshBodyError {
     return new BoshBodyError(code, `${message} (at ${at})`, at)
@@ -198,7 +220,7 @@ class BodyReader {
         const prefix = name.slice(6)
         const bad = badDeclaration(prefix, value)
         if (bad !== null) return this.error('body-not-well-formed', bad, sc.attrStart[k]!)
-        this.bodyPrefixes.set(prefix, { uri: value, decl: s.slice(sc.attrStart[k], sc.attrValueEnd[k]! + 1) })
+        this.bodyPrefixes.set(prefix, { uri: value, declStart: sc.attrStart[k]!, declEnd: sc.attrValueEnd[k]! + 1, spliceBytes: -1, copiedInto: -1 })
       }
       if (sc.attrColon[k]! < 0 || name.startsWith('xmlns:')) attrs[name] = value
     }
@@ -213,8 +235,10 @@ class BodyReader {
       const local = s.slice(colon + 1, sc.attrStart[k]! + name.length)
       const uri = prefix === 'xml' ? NS_XML : this.bodyPrefixes.get(prefix)?.uri
       if (uri === undefined) return this.error('body-not-well-formed', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
-      if (expanded.has(`${uri} ${local}`)) return this.error('body-not-well-formed', `duplicate attribute {${uri}}${local}`, sc.attrStart[k]!)
-      expanded.add(`${uri} ${local}`)
+      // Namespaces in XML §6.3; keyed by the namespace's id, not its name (see NamespaceScope)
+      const key = `${this.ns.nsId(uri)} ${local}`
+      if (expanded.has(key)) return this.error('body-not-well-formed', `duplicate attribute ${name}`, sc.attrStart[k]!)
+      expanded.add(key)
       const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       if (uri === NS_XBOSH) attrs[`xmpp:${local}`] = value
       else if (prefix !== 'xmpp') attrs[name] = value
@@ -243,8 +267,7 @@ class BodyReader {
       if (next === 0x2f /* / */) {
         if (depth === 0) return sc.endTag(i, 'body')
         i = sc.endTag(i, this.open[depth - 1]!)
-        if (i < 0) return -1
-        this.endElement(depth--, i)
+        if (i < 0 || !this.endElement(depth--, i)) return -1
       } else if (next === 0x21 /* ! */) {
         if (!s.startsWith('<![CDATA[', i)) {
           const r = this.restricted(i)
@@ -267,8 +290,11 @@ class BodyReader {
           this.startPayload(tagStart)
         }
         if (!this.startElement(depth, tagStart)) return -1
-        if (sc.selfClosing) this.endElement(depth--, i)
-        else this.open[depth - 1] = s.slice(tagStart + 1, sc.nameEnd)
+        if (sc.selfClosing) {
+          if (!this.endElement(depth--, i)) return -1
+        } else {
+          this.open[depth - 1] = s.slice(tagStart + 1, sc.nameEnd)
+        }
       }
     }
   }
@@ -278,7 +304,8 @@ class BodyReader {
     this.childNameEnd = this.sc.nameEnd
     this.childHasXmlns = false
     this.childHttpbindStart = -1
-    this.childNeeds = []
+    this.childNeeds.length = 0
+    this.childSpliceBytes = 0
     this.ns.clear()
   }
 
@@ -299,24 +326,45 @@ class BodyReader {
     return true
   }
 
-  /** A prefix the payload uses but does not declare: the body's, noted so the payload gets it. */
+  /**
+   * A prefix the payload uses but does not declare: the body's, noted (once per payload) so the
+   * payload gets it.
+   */
   private fromBody (prefix: string): string | undefined {
     const fromBody = this.bodyPrefixes.get(prefix)
     if (fromBody === undefined) return undefined
-    if (!this.childNeeds.includes(prefix)) this.childNeeds.push(prefix)
+    const payload = this.children.length
+    if (fromBody.copiedInto !== payload) {
+      fromBody.copiedInto = payload
+      this.childNeeds.push(fromBody)
+      if (fromBody.spliceBytes < 0) fromBody.spliceBytes = 1 + this.utf8Bytes(this.s.slice(fromBody.declStart, fromBody.declEnd))
+      this.childSpliceBytes += fromBody.spliceBytes
+    }
     return fromBody.uri
   }
 
-  private endElement (depth: number, end: number): void {
+  /** The end of an element; at depth 1, of a payload, which is cut out. False on an error. */
+  private endElement (depth: number, end: number): boolean {
     this.ns.leave(depth)
-    if (depth === 1) this.children.push(this.payload(end))
+    if (depth > 1) return true
+    // Copies of the body's declarations must not let the output outgrow the body limit: count
+    // before building anything.
+    const bytes = this.forwardedBytes + this.childSpliceBytes +
+      (this.ascii ? end - this.childStart : Buffer.byteLength(this.s.slice(this.childStart, end), 'utf8'))
+    if (bytes > this.limits.maxBodyBytes) {
+      this.fail('body-forwarded-too-large', `payloads with the <body/> declarations they use would forward more than ${this.limits.maxBodyBytes} bytes`, this.childStart)
+      return false
+    }
+    this.forwardedBytes = bytes
+    this.children.push(this.payload(end))
+    return true
   }
 
   /** The payload from childStart to `end`, with its start tag made to stand alone. */
   private payload (end: number): string {
     const s = this.s
     let splice = this.childHasXmlns ? '' : ` xmlns='${NS_CLIENT}'`
-    for (const p of this.childNeeds) splice += ' ' + this.bodyPrefixes.get(p)!.decl
+    for (const p of this.childNeeds) splice += ' ' + s.slice(p.declStart, p.declEnd)
     const at = this.childNameEnd
     if (this.childHttpbindStart >= 0) {
       return s.slice(this.childStart, at) + splice + s.slice(at, this.childHttpbindStart) + NS_CLIENT + s.slice(this.childHttpbindEnd, end)

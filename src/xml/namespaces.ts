@@ -49,6 +49,12 @@ export interface NamespaceProblem {
  * The prefixes in scope while one element and its content are read: each start tag's
  * declarations are pushed at its depth and popped at its end tag. Prefixes nobody declared
  * inside are asked of `outer` (the BOSH body's own declarations; none for a WebSocket message).
+ *
+ * Work is linear in the input whatever it declares: a declaration costs a lookup of its prefix,
+ * a use costs a lookup of its prefix, an end tag pops exactly what its start tag pushed, and an
+ * attribute's expanded name is keyed by a small id for its namespace (see nsId), not by the
+ * namespace name, which a key would copy: one long name used by many attributes would make
+ * that quadratic.
  */
 export class NamespaceScope {
   /** the start tag's own default namespace declaration (`xmlns='…'`): its attribute index, or -1 */
@@ -60,10 +66,15 @@ export class NamespaceScope {
   /** why the last enter() returned false */
   problem: NamespaceProblem = { message: '', at: 0 }
 
-  /** prefix to a stack of URIs, innermost last; null until something is declared */
+  /** prefix to a stack of namespace names, innermost last; null until something is declared */
   private scope: Map<string, string[]> | null = null
   /** the prefixes each open element declared, by depth */
   private readonly declared: (string[] | null)[] = []
+  // Both made on first need: most stanzas never have two prefixed attributes on one element.
+  /** namespace name to its id, for the whole document (clear() keeps it) */
+  private ids: Map<string, number> | null = null
+  /** expanded names of the attributes of the tag being entered; reused from tag to tag */
+  private expanded: Set<string> | null = null
 
   constructor (private readonly outer: (prefix: string) => string | undefined = () => undefined) {}
 
@@ -71,6 +82,18 @@ export class NamespaceScope {
   clear (): void {
     this.scope = null
     this.declared.length = 0
+  }
+
+  /**
+   * A small number for a namespace name, the same for every equal name in the document. The
+   * name's string caches its hash (V8 does so on the string object), and every name comes from
+   * a declaration, so each is hashed once however many attributes use it.
+   */
+  nsId (uri: string): number {
+    const ids = this.ids ??= new Map<string, number>()
+    let id = ids.get(uri)
+    if (id === undefined) ids.set(uri, id = ids.size)
+    return id
   }
 
   /**
@@ -118,8 +141,10 @@ export class NamespaceScope {
       if (this.prefixNs === undefined) return this.fail(`undeclared prefix ${prefix}`, tagStart)
     }
     if (prefixed === 0) return true
-    // Namespaces in XML §6.3: no two attributes with the same expanded name.
-    const expanded = prefixed > 1 ? new Set<string>() : null
+    // Namespaces in XML §6.3: no two attributes with the same expanded name. The scanner has
+    // refused equal qualified names, so only a single prefixed attribute needs no set.
+    const expanded = prefixed > 1 ? (this.expanded ??= new Set<string>()) : null
+    expanded?.clear()
     for (let k = 0; k < sc.attrCount; k++) {
       const colon = sc.attrColon[k]!
       const start = sc.attrStart[k]!
@@ -128,7 +153,7 @@ export class NamespaceScope {
       const uri = this.resolve(prefix)
       if (uri === undefined) return this.fail(`undeclared prefix ${prefix}`, start)
       if (expanded !== null) {
-        const key = `${uri} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
+        const key = `${this.nsId(uri)} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
         if (expanded.has(key)) return this.fail(`duplicate attribute ${sc.attrName[k]!}`, start)
         expanded.add(key)
       }

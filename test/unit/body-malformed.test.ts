@@ -176,11 +176,11 @@ void t.test('fast-xml-parser is no stricter on the shared corpus', t => {
   t.end()
 })
 
-void t.test('a hostile attribute list is not quadratic', t => {
+// How long the hostile shapes take is bench/body.ts's (tests assert no timings); what they come
+// to is test/unit/body-hostile.test.ts's.
+void t.test('a duplicate at the end of a long attribute list', t => {
   const attrs = Array.from({ length: 60_000 }, (_, k) => `a${k}='1'`).join(' ')
-  const start = performance.now()
   refused(t, 'many attributes, one duplicate', inBody(`<a ${attrs} a0='2'/>`), 'body-not-well-formed', { maxBodyBytes: 4 << 20 })
-  t.ok(performance.now() - start < 2000, 'finished quickly')
   t.end()
 })
 
