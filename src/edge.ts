@@ -16,6 +16,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { Backend } from './backend/backend.ts'
 import { buildHttp, type HttpFront, type HttpOptions } from './http/app.ts'
+import { AddressRanges } from './http/client-address.ts'
+import { Admission, type AdmissionOptions } from './admission/admission.ts'
+import { countConnections } from './admission/connections.ts'
+import { ADMISSION_DEFAULTS } from './admission/options.ts'
 import { hostMetaRoutes, type HostMetaOptions } from './http/host-meta.ts'
 import { MegaphoneError } from './errors.ts'
 import { SessionRegistry } from './table/index.ts'
@@ -40,6 +44,8 @@ export interface EdgeOptions {
   http?: Partial<HttpOptions>
   /** what XEP-0156 host-meta advertises (both transports' URLs) */
   hostMeta?: Partial<HostMetaOptions>
+  /** admission control per client address (src/admission/), shared by both transports */
+  admission?: Partial<AdmissionOptions>
   /** a clock in ms and the tick driving the wheel; tests inject both */
   now?: () => number
   ticks?: TickSource
@@ -55,15 +61,18 @@ export class Edge {
   readonly wheel: TimerWheel
   readonly now: () => number
   readonly maxSessions: number
+  /** admission control per client address: the HTTP front counts connections and requests, each transport its sessions */
+  readonly admission: Admission
   /** the start of each timer range, and who fires it (at most one range per transport) */
   private readonly bases: number[] = []
   private readonly fires: Array<(id: number) => void> = []
   private next = 0
 
-  private constructor (readonly backend: Backend, http: HttpFront, o: EdgeOptions) {
+  private constructor (readonly backend: Backend, http: HttpFront, o: EdgeOptions, admission: Admission, now: () => number) {
     this.http = http
     this.app = http.app
-    this.now = o.now ?? (() => performance.now())
+    this.now = now
+    this.admission = admission
     this.maxSessions = o.maxSessions ?? 1_000_000
     this.registry = new SessionRegistry({ maxSessions: this.maxSessions })
     this.wheel = new TimerWheel({
@@ -74,11 +83,17 @@ export class Edge {
       ...(o.ticks === undefined ? {} : { ticks: o.ticks })
     })
     this.wheel.start()
-    this.app.addHook('onClose', (_app, done) => { this.wheel.stop(); done() })
+    // Addresses with nothing open are forgotten once their session buckets have refilled.
+    const sweep = setInterval(() => { admission.sweep() }, 5000)
+    sweep.unref()
+    countConnections(this.app.server, admission, AddressRanges.of(o.http?.trustProxy ?? []))
+    this.app.addHook('onClose', (_app, done) => { this.wheel.stop(); clearInterval(sweep); done() })
   }
 
   static async create (backend: Backend, o: EdgeOptions = {}): Promise<Edge> {
-    const edge = new Edge(backend, await buildHttp(o.http), o)
+    const now = o.now ?? (() => performance.now())
+    const admission = new Admission({ ...ADMISSION_DEFAULTS, ...o.admission }, now)
+    const edge = new Edge(backend, await buildHttp({ ...o.http, admission }), o, admission, now)
     hostMetaRoutes(edge.app, { boshPath: '/http-bind', boshUrl: '', websocketUrl: '', ...o.hostMeta })
     return edge
   }

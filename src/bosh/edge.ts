@@ -31,6 +31,9 @@ const TOO_LARGE = terminateResponse('policy-violation')
 // No room to buffer another body now: the edge's own trouble, not the client's fault.
 const BUSY = terminateResponse('undefined-condition', ["<text xmlns='urn:xmpp:megaphone'>too many request bodies in flight; retry</text>"])
 const INTERNAL = terminateResponse('internal-server-error')
+// Admission control: this address has too many requests open (RFC 6585 §4 429, with XEP-0124
+// §17.2 policy-violation for the client).
+const TOO_MANY = terminateResponse('policy-violation')
 
 /** The BOSH route on the HTTP front's lean path. */
 class BoshRoute implements LeanRoute {
@@ -55,6 +58,7 @@ class BoshRoute implements LeanRoute {
   refuse (reply: HttpReply, why: Refusal): void {
     if (why === 'too-large') reply.refuse(403, XML, TOO_LARGE)
     else if (why === 'busy') reply.refuse(503, XML, BUSY)
+    else if (why === 'too-many') reply.refuse(429, XML, TOO_MANY)
     else reply.refuse(500, XML, INTERNAL)
   }
 }
@@ -64,6 +68,7 @@ export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}): Bosh
   const o: BoshOptions = { ...BOSH_DEFAULTS, ...options }
   const deadlines = edge.timers(edge.maxSessions * 2, id => { manager.fire(id) })
   const manager = new BoshManager(edge.backend, edge.registry, o, deadlines, edge.now)
+  manager.admission = edge.admission
   edge.app.get(o.path, async (_req, reply) => await reply.type('text/html; charset=utf-8').send(PAGE))
   edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth }))
   return manager

@@ -10,6 +10,7 @@ import { terminateResponse } from './response.ts'
 import { BoshSession, type Responder, type SessionHost } from './session.ts'
 import { FULL, type SessionRegistry } from '../table/index.ts'
 import type { Backend } from '../backend/backend.ts'
+import type { Admission } from '../admission/admission.ts'
 import { isMegaphoneError } from '../errors.ts'
 
 /** The deadlines the manager needs: one timer wheel, timers named by integers. */
@@ -56,6 +57,10 @@ export class BoshManager implements SessionHost {
 
   /** BOSH sessions live now (the shared table's size counts WebSocket sessions too) */
   private live = 0
+  /** admission control per client address (src/admission/), set by mountBosh; none: no limits */
+  admission: Admission | undefined = undefined
+  /** the client address of each session admitted and not yet authenticated, by row */
+  private readonly unauthenticated = new Map<number, string>()
 
   constructor (
     private readonly backend: Backend,
@@ -126,8 +131,14 @@ export class BoshManager implements SessionHost {
     if (o.domains.length > 0 && !o.domains.includes(p.to)) { this.count('host-unknown'); this.reject(reply, 'host-unknown', legacy, type); return }
     // XEP-0124 §17.2 remote-connection-failed: no link to the server right now.
     if (!this.backend.ready) { this.count('remote-connection-failed'); this.reject(reply, 'remote-connection-failed', legacy, type); return }
+    const ip = client.ip
+    const admission = this.admission
+    // Admission control (docs/security.md): one address may not fill the table with sessions
+    // that never log in. XEP-0124 §17.2 policy-violation.
+    if (admission !== undefined && admission.admitSession(ip) !== null) { this.count('admission-refused'); this.reject(reply, 'policy-violation', legacy, type); return }
     const row = this.registry.open()
     if (row === FULL) {
+      admission?.sessionEnded(ip, false)
       // The table is full: existing sessions are untouched, the newcomer is told why.
       this.count('session-table-full')
       reply.send(200, type, terminateResponse('undefined-condition', ["<text xmlns='urn:xmpp:megaphone'>session table full</text>"]))
@@ -146,8 +157,9 @@ export class BoshManager implements SessionHost {
     })
     this.sessions[row] = s
     this.live++
+    if (admission !== undefined) this.unauthenticated.set(row, ip)
     try {
-      s.connId = this.backend.open({ transport: 'bosh', to: p.to, ip: client.ip, port: client.port, lang: p.lang }, s)
+      s.connId = this.backend.open({ transport: 'bosh', to: p.to, ip, port: client.port, lang: p.lang }, s)
     } catch (err) {
       if (!isMegaphoneError(err)) throw err
       s.end('remote-connection-failed', err.code)
@@ -215,12 +227,21 @@ export class BoshManager implements SessionHost {
     else this.deadlines.schedule(s.row * 2 + INACTIVITY, at)
   }
 
-  authenticated (_s: BoshSession): void {
-    // Admission control counts unauthenticated sessions per client address (to be wired).
+  authenticated (s: BoshSession): void {
+    // The session stops counting as unauthenticated for admission control.
+    const ip = this.unauthenticated.get(s.row)
+    if (ip === undefined) return
+    this.unauthenticated.delete(s.row)
+    this.admission?.sessionAuthenticated(ip)
   }
 
   release (s: BoshSession): void {
     if (this.sessions[s.row] !== s) return
+    const ip = this.unauthenticated.get(s.row)
+    if (ip !== undefined) {
+      this.unauthenticated.delete(s.row)
+      this.admission?.sessionEnded(ip, false)
+    }
     const connId = s.connId !== 0 ? s.connId : this.closed.row === s.row ? this.closed.connId : 0
     this.closed.row = -1 // a later session in this row must not inherit it
     this.closeStream(s, '')

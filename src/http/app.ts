@@ -12,7 +12,7 @@ import { IncomingMessage, ServerResponse, createServer, type RequestListener, ty
 import Fastify, { type FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import { clientAddress, TrustedProxies } from './client-address.ts'
-import { LeanPost, type LeanRoute } from './lean-post.ts'
+import { LeanPost, type LeanRoute, type RequestAdmission } from './lean-post.ts'
 import { REPLY, type HttpReply } from './reply.ts'
 import { CSP, CorsPolicy, NOSNIFF } from './security.ts'
 
@@ -32,6 +32,8 @@ export interface HttpOptions {
   observe?: (status: number, seconds: number) => void
   /** an exception from the lean route (the request has been answered 500) */
   onError?: (err: unknown) => void
+  /** counts the lean POSTs open per client address, and refuses past the limit (src/admission/) */
+  admission?: RequestAdmission
 }
 
 export const HTTP_DEFAULTS: HttpOptions = {
@@ -67,6 +69,7 @@ export async function buildHttp (options: Partial<HttpOptions> = {}): Promise<Ht
     cors: policy,
     observe: o.observe,
     onError: o.onError,
+    admission: o.admission,
     clientIp: trusted.empty
       ? req => req.socket?.remoteAddress ?? ''
       : req => clientAddress(req.socket?.remoteAddress ?? '', req.headers['x-forwarded-for'], trusted)

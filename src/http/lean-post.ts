@@ -30,6 +30,15 @@ export type Refusal =
   | 'busy'
   /** the route threw */
   | 'internal'
+  /** the client's address has too many requests open (admission control) */
+  | 'too-many'
+
+/** Admission control as the lean path sees it (src/admission/admission.ts implements it). */
+export interface RequestAdmission {
+  /** null and counted, or why the request is refused */
+  admitRequest (ip: string): string | null
+  requestReleased (ip: string): void
+}
 
 /** What serves the lean path (BOSH, mounted by src/bosh/edge.ts). */
 export interface LeanRoute {
@@ -47,6 +56,7 @@ export interface LeanPostOptions {
   maxBufferedBodyBytes: number
   cors: CorsPolicy
   observe?: ((status: number, seconds: number) => void) | undefined
+  admission?: RequestAdmission | undefined
   clientIp: (req: IncomingMessage) => string
   /** an exception from the route (after it has been answered with 'internal') */
   onError?: ((err: unknown) => void) | undefined
@@ -61,7 +71,7 @@ export class LeanPost implements ReplyFront {
   /** bytes reserved for bodies not yet complete */
   buffered = 0
   /** requests the front answered itself, by why (metrics) */
-  readonly refused: Record<Refusal, number> = { 'too-large': 0, busy: 0, internal: 0 }
+  readonly refused: Record<Refusal, number> = { 'too-large': 0, busy: 0, internal: 0, 'too-many': 0 }
   readonly varyOrigin: boolean
   readonly observe: ((status: number, seconds: number) => void) | undefined
   readonly clientIp: (req: IncomingMessage) => string
@@ -100,6 +110,13 @@ export class LeanPost implements ReplyFront {
     ;(req as IncomingMessage & Carrier)[REPLY] = r
     ;(res as ServerResponse & Carrier)[REPLY] = r
     res.on('close', onClose)
+    const admission = this.o.admission
+    if (admission !== undefined) {
+      // Held requests per address (src/admission/): counted from now until onClose.
+      const ip = this.clientIp(req)
+      if (admission.admitRequest(ip) !== null) { this.refuse(r, 'too-many'); return }
+      r.admitted = ip
+    }
     // Node's parser has checked the header (digits, no conflicting duplicates); without one, a
     // POST body is chunked or empty.
     if (Number.isSafeInteger(length) && length >= 0) {
@@ -213,6 +230,10 @@ function onEnd (this: IncomingMessage): void {
 function onClose (this: ServerResponse): void {
   const r = replyOf(this)
   if (r === undefined) return
+  if (r.admitted !== undefined) {
+    (r.front as LeanPost).o.admission?.requestReleased(r.admitted)
+    r.admitted = undefined
+  }
   const was = r.state
   if (was === DONE || was === CLOSED) return
   r.state = CLOSED

@@ -53,6 +53,8 @@ export class HttpReply {
   length = -1
   /** bytes of this body counted against the front's budget of buffered bytes */
   reserved = 0
+  /** the client's address while admission control counts this request (until 'close') */
+  admitted: string | undefined = undefined
   /** performance.now() when the request arrived (for observe) */
   readonly started: number
 
@@ -72,7 +74,7 @@ export class HttpReply {
   }
 
   /** The client's address (read when asked: only session creation needs it). */
-  get ip (): string { return this.front.clientIp(this.req) }
+  get ip (): string { return this.admitted ?? this.front.clientIp(this.req) }
   get port (): number { return this.req.socket?.remotePort ?? 0 }
 
   /** The answer; once. Later calls, and calls after the connection closed, write nothing. */
