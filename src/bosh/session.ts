@@ -427,7 +427,8 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
 
   private newHeld (req: BoshRequest, reply: Responder, now: number): Held {
     reply.holder = this
-    const waitsForFeatures = req.restart && (this.flags & Flag.FeaturesDue) !== 0
+    const bound = this.host.options.featuresTimeout
+    const waitsForFeatures = req.restart && bound > 0 && (this.flags & Flag.FeaturesDue) !== 0
     return {
       rid: req.rid,
       reply,
@@ -435,7 +436,7 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
       repeats: 0,
       pause: req.pause !== undefined,
       key: keepKey(req.key),
-      featuresBy: waitsForFeatures ? now + this.host.options.featuresTimeout * 1000 : 0
+      featuresBy: waitsForFeatures ? now + bound * 1000 : 0
     }
   }
 
