@@ -2,24 +2,37 @@
 # Starts the whole system: a throwaway ejabberd with mod_megaphone and the demo users
 # alice and bob (password demo, domain localhost, MUC at conference.localhost, offline
 # storage on), and the edge with BOSH at http://127.0.0.1:5280/http-bind.
+# MEGAPHONE_SERVER=prosody runs a throwaway Prosody with mod_megaphone instead (scripts/prosody.sh).
 # Ctrl-C or SIGTERM stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 cd "$ROOT"
-ensure_packages ejabberd
+SERVER="${MEGAPHONE_SERVER:-ejabberd}"
+case "$SERVER" in
+  ejabberd) ensure_packages ejabberd ;;
+  prosody) ensure_packages prosody lua-unbound ;;
+  *) echo "MEGAPHONE_SERVER must be ejabberd or prosody (not $SERVER)" >&2; exit 2 ;;
+esac
 ensure_node_modules
-bash scripts/ejabberd.sh stop >/dev/null 2>&1 || true
-OUT="$(EJ_USERS="alice:demo bob:demo" bash scripts/ejabberd.sh start)"
-eval "$(printf '%s\n' "$OUT" | grep -E '^EJ_[A-Z_]+=' | sed 's/^/export /')"
+bash "scripts/$SERVER.sh" stop >/dev/null 2>&1 || true
+if [ "$SERVER" = prosody ]; then
+  OUT="$(PR_USERS="alice:demo bob:demo" bash scripts/prosody.sh start)"
+  eval "$(printf '%s\n' "$OUT" | grep -E '^PR_[A-Z_]+=' | sed 's/^/export /')"
+  SERVER_DIR="$PR_DIR" LINK_PORT="$PR_LINK_PORT" LINK_SECRET="$PR_LINK_SECRET" SERVER_NAME="Prosody"
+else
+  OUT="$(EJ_USERS="alice:demo bob:demo" bash scripts/ejabberd.sh start)"
+  eval "$(printf '%s\n' "$OUT" | grep -E '^EJ_[A-Z_]+=' | sed 's/^/export /')"
+  SERVER_DIR="$EJ_DIR" LINK_PORT="$EJ_LINK_PORT" LINK_SECRET="$EJ_LINK_SECRET" SERVER_NAME="ejabberd"
+fi
 cleanup () {
   trap - INT TERM EXIT
   [ -n "${EDGE_PID:-}" ] && kill -TERM "$EDGE_PID" 2>/dev/null && wait "$EDGE_PID" 2>/dev/null || true
-  bash scripts/ejabberd.sh stop >/dev/null 2>&1 || true
+  bash "scripts/$SERVER.sh" stop >/dev/null 2>&1 || true
 }
 # A requested stop is a normal end: exit 0 once everything is down.
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
-MEGAPHONE_LINK_PORT="$EJ_LINK_PORT" MEGAPHONE_LINK_SECRET="$EJ_LINK_SECRET" \
+MEGAPHONE_LINK_PORT="$LINK_PORT" MEGAPHONE_LINK_SECRET="$LINK_SECRET" \
   node --import tsx src/main.ts "$@" &
 EDGE_PID=$!
 cat <<MSG
@@ -28,7 +41,7 @@ Megaphone is running.
   BOSH:       http://127.0.0.1:${MEGAPHONE_PORT:-5280}/http-bind
   WebSocket:  ws://127.0.0.1:${MEGAPHONE_PORT:-5280}/xmpp-websocket
   users:      alice@localhost, bob@localhost (password: demo); rooms at conference.localhost
-  ejabberd:   $EJ_DIR (link on 127.0.0.1:$EJ_LINK_PORT)
+  server:     $SERVER_NAME with mod_megaphone, $SERVER_DIR (link on 127.0.0.1:$LINK_PORT)
 Ctrl-C stops everything.
 
 MSG
