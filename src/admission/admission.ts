@@ -127,6 +127,12 @@ export class Admission {
     return bits >= 128 ? key : `${key}/${bits}`
   }
 
+  /** What one address holds now (for tests and debugging); undefined when it is not tracked. */
+  countsOf (ip: string): { unauthenticated: number, connections: number, held: number } | undefined {
+    const e = this.entries.get(this.keyOf(ip))
+    return e === undefined ? undefined : { unauthenticated: e.unauthenticated, connections: e.connections, held: e.held }
+  }
+
   // Sessions -------------------------------------------------------------------------------------
 
   /**

@@ -34,6 +34,7 @@ export async function mountWebSocket (edge: Edge, o: Partial<WsOptions> = {}): P
   // One timer per table row: the open deadline, then the next ping or idle deadline.
   const deadlines = edge.timers(edge.maxSessions, id => { manager.fire(id) })
   const manager = new WsManager(edge.backend, edge.registry, o, deadlines, edge.now)
-  await webSocketRoutes(edge.app, manager)
+  manager.admission = edge.admission
+  await webSocketRoutes(edge.app, manager, edge.http.lean.clientIp)
   return manager
 }

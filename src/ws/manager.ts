@@ -6,6 +6,7 @@
  * sockets.
  */
 import type { Backend } from '../backend/backend.ts'
+import type { Admission } from '../admission/admission.ts'
 import { MegaphoneError } from '../errors.ts'
 import { FULL, type SessionRegistry } from '../table/index.ts'
 import { XmlScanner } from '../xml/scanner.ts'
@@ -54,6 +55,10 @@ export class WsManager implements WsSessionHost {
   private readonly sessions: (WsSession | undefined)[] = []
   private count = 0
   private readonly scanner = new XmlScanner()
+  /** admission control per client address (src/admission/), set by mountWebSocket; none: no limits */
+  admission: Admission | undefined = undefined
+  /** the client address of each session admitted and not yet authenticated, by row */
+  private readonly unauthenticated = new Map<number, string>()
 
   constructor (
     readonly backend: Backend,
@@ -82,8 +87,17 @@ export class WsManager implements WsSessionHost {
       peer.close(1001) // RFC 6455 §7.4.1: going away
       return undefined
     }
+    const admission = this.admission
+    // The upgrade was checked (src/ws/route.ts answers 429 before it); another upgrade from the
+    // same address may have taken the last place meanwhile: RFC 6455 §7.4.1 1008 policy violation.
+    if (admission !== undefined && admission.admitSession(client.ip) !== null) {
+      this.refuse('admission')
+      peer.close(1008, 'too many sessions from this address')
+      return undefined
+    }
     const row = this.registry.open()
     if (row === FULL) {
+      admission?.sessionEnded(client.ip, false)
       // The table is full: existing sessions are untouched; the newcomer is told to come back
       // later (1013 Try Again Later, IANA WebSocket close code registry).
       this.refuse('session-table-full')
@@ -92,6 +106,7 @@ export class WsManager implements WsSessionHost {
     }
     const s = new WsSession(this, peer, row, client)
     this.sessions[row] = s
+    if (admission !== undefined) this.unauthenticated.set(row, client.ip)
     this.count++
     this.stats.accepted++
     this.events.opened?.(s)
@@ -120,8 +135,20 @@ export class WsManager implements WsSessionHost {
     else this.deadlines.schedule(s.row, at)
   }
 
+  authenticated (s: WsSession): void {
+    const ip = this.unauthenticated.get(s.row)
+    if (ip === undefined) return
+    this.unauthenticated.delete(s.row)
+    this.admission?.sessionAuthenticated(ip)
+  }
+
   release (s: WsSession): void {
     if (this.sessions[s.row] !== s) return
+    const ip = this.unauthenticated.get(s.row)
+    if (ip !== undefined) {
+      this.unauthenticated.delete(s.row)
+      this.admission?.sessionEnded(ip, false)
+    }
     this.deadlines.cancel(s.row)
     this.sessions[s.row] = undefined
     this.registry.close(s.row)

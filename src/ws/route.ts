@@ -6,6 +6,7 @@
  * the upgrade, with a plain HTTP 400. A GET without an upgrade gets 426 and a short page.
  */
 import { once } from 'node:events'
+import type { IncomingMessage } from 'node:http'
 import websocket, { type WebsocketPluginOptions } from '@fastify/websocket'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket, WebSocketServer } from 'ws'
@@ -36,7 +37,11 @@ export function offersXmpp (header: string | string[] | undefined): boolean {
   return values.some(v => v.split(',').some(p => p.trim() === SUBPROTOCOL))
 }
 
-export async function webSocketRoutes (app: FastifyInstance, manager: WsManager): Promise<void> {
+/**
+ * `clientIp` names the client of an upgrade request (the HTTP front's: the socket's peer, or a
+ * trusted proxy's X-Forwarded-For hop, src/http/client-address.ts).
+ */
+export async function webSocketRoutes (app: FastifyInstance, manager: WsManager, clientIp: (req: IncomingMessage) => string = req => req.socket.remoteAddress ?? ''): Promise<void> {
   const sessions = new WeakMap<WebSocket, WsSession>()
   // ws reads closeTimeout although its type declarations do not list it yet.
   const wsOptions: NonNullable<WebsocketPluginOptions['options']> & { closeTimeout: number } = {
@@ -76,11 +81,16 @@ export async function webSocketRoutes (app: FastifyInstance, manager: WsManager)
         return await reply.code(403).type('text/plain; charset=utf-8').send('this origin may not open a WebSocket here\n')
       }
       if (!manager.accepting) return await reply.code(503).type('text/plain; charset=utf-8').send('shutting down\n')
+      // Admission control (src/admission/): RFC 6585 §4 429 before the upgrade.
+      const admission = manager.admission
+      if (admission !== undefined && admission.sessionRefusal(clientIp(req.raw)) !== null) {
+        return await reply.code(429).type('text/plain; charset=utf-8').send('too many sessions from this address\n')
+      }
     },
     // RFC 7231 §6.5.15: 426 Upgrade Required, naming the protocol to upgrade to.
     handler: async (_req, reply) => await reply.code(426).header('upgrade', 'websocket').type('text/html; charset=utf-8').send(PAGE),
     wsHandler: (socket, req) => {
-      const s = manager.accept(socket, { ip: req.ip, port: req.socket.remotePort ?? 0 })
+      const s = manager.accept(socket, { ip: clientIp(req.raw), port: req.socket.remotePort ?? 0 })
       if (s === undefined) return
       sessions.set(socket, s)
       socket.on('message', (data: RawData, isBinary: boolean) => { s.onMessage(toBuffer(data), isBinary) })

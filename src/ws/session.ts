@@ -42,6 +42,8 @@ export interface WsSessionHost {
   parse (text: string): WsMessage | WsMessageError
   /** (Re)schedules the session's one timer; 0 cancels it. */
   setDeadline (s: WsSession, at: number): void
+  /** The server accepted the client's authentication (SASL success): admission control stops counting the session. */
+  authenticated (s: WsSession): void
   /** The session is over: free its row. */
   release (s: WsSession): void
   /** counters */
@@ -230,6 +232,8 @@ export class WsSession implements ConnectionHandler {
       this.sawStreamError = true
     } else if (isSaslSuccess(xml)) {
       this.restartAllowed = true
+      // RFC 6120 §6.4.6: authenticated; the manager makes this count once.
+      this.host.authenticated(this)
     }
     // Elements from the server are standalone (docs/link-protocol.md DATA): sent as they are,
     // one per message (RFC 7395 §3.3.3).
