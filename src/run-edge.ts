@@ -14,6 +14,8 @@ import { mountWebSocket, webSocketEdgeOptions } from './ws/edge.ts'
 import { createMetrics } from './metrics/metrics.ts'
 import { buildAdminApp } from './admin/server.ts'
 import { adminRoutes, type AdminState } from './admin/routes.ts'
+import { admissionOptions } from './admission/options.ts'
+import { RefusalLog } from './admission/refusal-log.ts'
 
 export interface RunningEdge {
   /** the port the BOSH server listens on */
@@ -65,6 +67,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
       observe: metrics.observeBoshRequest,
       onError: err => { log.error({ err }, 'BOSH request failed') }
     },
+    admission: admissionOptions(config),
     hostMeta: {
       boshPath: config.boshPath,
       boshUrl: config.boshUrl,
@@ -72,6 +75,9 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
       websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath
     }
   })
+  // Admission refusals: a warning per limit every 10 s at most (the metric counts them all).
+  const refusals = new RefusalLog((fields, message) => { log.warn(fields, message) }, () => performance.now())
+  edge.admission.onRefused = (limit, address) => { refusals.refused(limit, address) }
   const bosh = mountBosh(edge, {
     path: config.boshPath,
     maxWait: config.maxWait,
@@ -106,6 +112,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     bosh,
     websocket: ws,
     http: edge.http.lean,
+    admission: edge.admission,
     table: edge.registry.table,
     link,
     draining: () => draining

@@ -26,6 +26,8 @@ export interface MetricSources {
   websocket: { readonly stats: WsStats, readonly size: number }
   /** the HTTP front's lean POST path (src/http/lean-post.ts) */
   http: { readonly buffered: number, readonly refused: Readonly<Record<string, number>> }
+  /** admission control per client address (src/admission/admission.ts) */
+  admission: { readonly refused: Readonly<Record<string, number>>, readonly unauthenticatedTotal: number, readonly addresses: number }
   table: { readonly size: number, readonly capacity: number, readonly loadFactor: number, readonly maxProbeSeen: number, readonly externalBytes: number }
   link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply> }
   /** true once a graceful stop has begun */
@@ -152,6 +154,25 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
     labelNames: ['reason'],
     registers,
     collect () { if (src !== undefined) setCounter(this, byLabel('reason', src.http.refused)) }
+  })
+  new Counter({
+    name: 'megaphone_admission_refused_total',
+    help: 'Sessions, connections and requests refused by admission control, by the limit that refused them',
+    labelNames: ['limit'],
+    registers,
+    collect () { if (src !== undefined) setCounter(this, byLabel('limit', src.admission.refused)) }
+  })
+  new Gauge({
+    name: 'megaphone_admission_unauthenticated_sessions',
+    help: 'Sessions (both transports) not yet authenticated, counted by admission control (exempt addresses not included)',
+    registers,
+    collect () { if (src !== undefined) this.set(src.admission.unauthenticatedTotal) }
+  })
+  new Gauge({
+    name: 'megaphone_admission_addresses',
+    help: 'Client addresses admission control tracks now (at most admissionAddresses)',
+    registers,
+    collect () { if (src !== undefined) this.set(src.admission.addresses) }
   })
   new Gauge({
     name: 'megaphone_draining',
