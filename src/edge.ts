@@ -20,6 +20,7 @@ import { AddressRanges } from './http/client-address.ts'
 import { Admission, type AdmissionOptions } from './admission/admission.ts'
 import { countConnections } from './admission/connections.ts'
 import { ADMISSION_DEFAULTS } from './admission/options.ts'
+import { DEFAULTS } from './config/schema.ts'
 import { hostMetaRoutes, type HostMetaOptions } from './http/host-meta.ts'
 import { MegaphoneError } from './errors.ts'
 import { SessionRegistry } from './table/index.ts'
@@ -73,12 +74,12 @@ export class Edge {
     this.app = http.app
     this.now = now
     this.admission = admission
-    this.maxSessions = o.maxSessions ?? 1_000_000
+    this.maxSessions = o.maxSessions ?? DEFAULTS.maxSessions
     this.registry = new SessionRegistry({ maxSessions: this.maxSessions })
     this.wheel = new TimerWheel({
       capacity: this.maxSessions * (o.timersPerRow ?? 3),
       fire: id => { this.fire(id) },
-      resolution: o.timerResolution ?? 100,
+      resolution: o.timerResolution ?? DEFAULTS.timerResolution,
       now: this.now,
       ...(o.ticks === undefined ? {} : { ticks: o.ticks })
     })

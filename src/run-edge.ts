@@ -8,6 +8,8 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/load.ts'
 import { sessionLogger, type Logger } from './log.ts'
 import { LinkClient } from './link/index.ts'
+import { linkOptions } from './link/options.ts'
+import { boshOptions } from './bosh/options.ts'
 import { Edge } from './edge.ts'
 import { mountBosh } from './bosh/edge.ts'
 import { mountWebSocket, webSocketEdgeOptions } from './ws/edge.ts'
@@ -35,17 +37,7 @@ export interface RunningEdge {
 }
 
 export async function runEdge (config: Config, log: Logger): Promise<RunningEdge> {
-  const link = new LinkClient({
-    host: config.linkHost,
-    port: config.linkPort,
-    secret: config.linkSecret,
-    maxFrameSize: config.linkMaxFrame,
-    maxReceiveFrameSize: config.linkMaxReceiveFrame,
-    maxQueueBytes: config.linkQueueBytes,
-    heartbeatInterval: config.heartbeatInterval * 1000,
-    heartbeatTimeout: config.heartbeatTimeout * 1000,
-    reconnectMax: config.linkReconnectMaxDelay
-  })
+  const link = new LinkClient(linkOptions(config))
   link.on('up', info => { log.info({ version: info.version, link: `${config.linkHost}:${config.linkPort}` }, 'link up') })
   link.on('down', err => { log.warn({ code: err.code, err: err.message }, 'link down') })
   link.on('reconnecting', info => { log.info(info, 'link reconnecting') })
@@ -78,21 +70,9 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   // Admission refusals: a warning per limit every 10 s at most (the metric counts them all).
   const refusals = new RefusalLog((fields, message) => { log.warn(fields, message) }, () => performance.now())
   edge.admission.onRefused = (limit, address) => { refusals.refused(limit, address) }
-  const bosh = mountBosh(edge, {
-    path: config.boshPath,
-    maxWait: config.maxWait,
-    maxHold: config.maxHold,
-    maxInactivity: config.maxInactivity,
-    maxPause: config.maxPause,
-    polling: config.polling,
-    maxBodyBytes: config.maxBodyBytes,
-    maxPayloads: config.maxPayloads,
-    maxDepth: config.maxDepth,
-    maxPendingBytes: config.maxPendingBytes,
-    openTimeout: config.openTimeout,
-    featuresTimeout: config.featuresTimeout,
-    domains: config.domains
-  })
+  // Each module's options from the configuration through the same mapping that gives its
+  // defaults (src/bosh/options.ts, src/ws/options.ts, src/link/options.ts).
+  const bosh = mountBosh(edge, boshOptions(config))
   // RFC 7395 on the same server, in the same session table, over the same link.
   const ws = await mountWebSocket(edge, webSocketEdgeOptions(config))
 

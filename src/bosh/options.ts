@@ -4,7 +4,7 @@
  * option schema (src/config/schema.ts, which says why each has its value), by key, so the two
  * cannot differ; the others are declared here.
  */
-import { DEFAULTS } from '../config/schema.ts'
+import { DEFAULTS, type Config } from '../config/schema.ts'
 
 export interface BoshOptions {
   /** URL path of the BOSH endpoint */
@@ -41,23 +41,31 @@ export interface BoshOptions {
   reportAfterMs: number
 }
 
-export const BOSH_DEFAULTS: BoshOptions = {
-  // The operator's options: their defaults, and why, are in the option schema.
-  path: DEFAULTS.boshPath,
-  maxWait: DEFAULTS.maxWait,
-  maxHold: DEFAULTS.maxHold,
-  maxInactivity: DEFAULTS.maxInactivity,
-  maxPause: DEFAULTS.maxPause,
-  polling: DEFAULTS.polling,
-  maxBodyBytes: DEFAULTS.maxBodyBytes,
-  maxPayloads: DEFAULTS.maxPayloads,
-  maxDepth: DEFAULTS.maxDepth,
-  maxPendingBytes: DEFAULTS.maxPendingBytes,
-  openTimeout: DEFAULTS.openTimeout,
-  featuresTimeout: DEFAULTS.featuresTimeout,
-  domains: DEFAULTS.domains,
-  // Not options: what the protocol leaves to us.
-  maxRidRepeats: 5,
-  maxCachedResponses: 8,
-  reportAfterMs: 2000
+/**
+ * The BOSH options from a resolved configuration, by key. The defaults are this of the schema's
+ * defaults, and the entry point passes this of the operator's configuration: one mapping, so
+ * neither a value nor a new option can be forgotten on one side.
+ */
+export function boshOptions (c: Readonly<Config>): BoshOptions {
+  return {
+    path: c.boshPath,
+    maxWait: c.maxWait,
+    maxHold: c.maxHold,
+    maxInactivity: c.maxInactivity,
+    maxPause: c.maxPause,
+    polling: c.polling,
+    maxBodyBytes: c.maxBodyBytes,
+    maxPayloads: c.maxPayloads,
+    maxDepth: c.maxDepth,
+    maxPendingBytes: c.maxPendingBytes,
+    openTimeout: c.openTimeout,
+    featuresTimeout: c.featuresTimeout,
+    domains: c.domains,
+    // Not operator options: what the protocol leaves to us.
+    maxRidRepeats: 5,
+    maxCachedResponses: 8,
+    reportAfterMs: 2000
+  }
 }
+
+export const BOSH_DEFAULTS: BoshOptions = boshOptions(DEFAULTS)

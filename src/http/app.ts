@@ -12,6 +12,7 @@ import { IncomingMessage, ServerResponse, createServer, type RequestListener, ty
 import Fastify, { type FastifyInstance } from 'fastify'
 import cors from '@fastify/cors'
 import { clientAddress, TrustedProxies } from './client-address.ts'
+import { DEFAULTS } from '../config/schema.ts'
 import { LeanPost, type LeanRoute, type RequestAdmission } from './lean-post.ts'
 import { REPLY, type HttpReply } from './reply.ts'
 import { CSP, CorsPolicy, NOSNIFF } from './security.ts'
@@ -36,14 +37,13 @@ export interface HttpOptions {
   admission?: RequestAdmission
 }
 
+/** The defaults are the option schema's (src/config/schema.ts says why each has its value). */
 export const HTTP_DEFAULTS: HttpOptions = {
-  corsOrigins: ['*'],
-  trustProxy: [],
-  // 64 bodies of the largest size: far above what honest clients have in flight at once (their
-  // bodies arrive in one packet), small next to the edge's heap.
-  maxBufferedBodyBytes: 64 * 1024 * 1024,
-  headersTimeout: 10,
-  requestTimeout: 30
+  corsOrigins: DEFAULTS.corsOrigins,
+  trustProxy: DEFAULTS.trustProxy,
+  maxBufferedBodyBytes: DEFAULTS.maxBufferedBodyBytes,
+  headersTimeout: DEFAULTS.headersTimeout,
+  requestTimeout: DEFAULTS.requestTimeout
 }
 
 export interface HttpFront {

@@ -5,7 +5,7 @@
  */
 import { HEADER_SIZE, LENGTH_OVERHEAD } from './codec/index.ts'
 import { LINK_OPTIONS, linkError } from './errors.ts'
-import { DEFAULTS } from '../config/schema.ts'
+import { DEFAULTS, type Config } from '../config/schema.ts'
 
 export const LINK_DEFAULTS = {
   /** Backend listener host (mod_megaphone's `listen:` entry): linkHost. */
@@ -33,6 +33,21 @@ export const LINK_DEFAULTS = {
 }
 
 export type LinkDefaults = typeof LINK_DEFAULTS
+
+/** The link client's options from a resolved configuration (the schema's durations are seconds). */
+export function linkOptions (c: Readonly<Config>): LinkOptions {
+  return {
+    host: c.linkHost,
+    port: c.linkPort,
+    secret: c.linkSecret,
+    maxFrameSize: c.linkMaxFrame,
+    maxReceiveFrameSize: c.linkMaxReceiveFrame,
+    maxQueueBytes: c.linkQueueBytes,
+    heartbeatInterval: c.heartbeatInterval * 1000,
+    heartbeatTimeout: c.heartbeatTimeout * 1000,
+    reconnectMax: c.linkReconnectMaxDelay
+  }
+}
 
 export interface LinkOptions extends Partial<LinkDefaults> {
   port: number

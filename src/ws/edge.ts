@@ -6,23 +6,13 @@
 import type { Config } from '../config/load.ts'
 import type { Edge } from '../edge.ts'
 import { WsManager } from './manager.ts'
-import type { WsOptions } from './options.ts'
+import { wsOptions, type WsOptions } from './options.ts'
 import { webSocketRoutes } from './route.ts'
 
 /** The WebSocket options from the resolved configuration. */
 export function webSocketEdgeOptions (c: Config): Partial<WsOptions> {
-  return {
-    path: c.websocketPath,
-    maxMessageBytes: c.websocketMaxMessageBytes,
-    maxDepth: c.maxDepth,
-    pingInterval: c.websocketPingInterval,
-    idleTimeout: c.websocketIdleTimeout,
-    maxBufferedBytes: c.websocketMaxBufferedBytes,
-    openTimeout: c.openTimeout,
-    seeOtherUri: c.websocketSeeOtherUri,
-    domains: c.domains,
-    origins: c.websocketOrigins
-  }
+  // The same mapping gives WS_DEFAULTS from the schema's defaults (src/ws/options.ts).
+  return wsOptions(c)
 }
 
 /**

@@ -4,7 +4,7 @@
  * listener. Their defaults come from the option schema (src/config/schema.ts, which says why
  * each has its value), by key, so the two cannot differ.
  */
-import { DEFAULTS } from '../config/schema.ts'
+import { DEFAULTS, type Config } from '../config/schema.ts'
 
 export interface WsOptions {
   /** URL path of the WebSocket endpoint on the HTTP server */
@@ -32,16 +32,20 @@ export interface WsOptions {
   origins: string[]
 }
 
-export const WS_DEFAULTS: WsOptions = {
-  // The operator's options: their defaults, and why, are in the option schema.
-  path: DEFAULTS.websocketPath,
-  maxMessageBytes: DEFAULTS.websocketMaxMessageBytes,
-  maxDepth: DEFAULTS.maxDepth,
-  pingInterval: DEFAULTS.websocketPingInterval,
-  idleTimeout: DEFAULTS.websocketIdleTimeout,
-  maxBufferedBytes: DEFAULTS.websocketMaxBufferedBytes,
-  openTimeout: DEFAULTS.openTimeout,
-  seeOtherUri: DEFAULTS.websocketSeeOtherUri,
-  domains: DEFAULTS.domains,
-  origins: DEFAULTS.websocketOrigins
+/** The WebSocket options from a resolved configuration, by key (the defaults are this of the schema's). */
+export function wsOptions (c: Readonly<Config>): WsOptions {
+  return {
+    path: c.websocketPath,
+    maxMessageBytes: c.websocketMaxMessageBytes,
+    maxDepth: c.maxDepth,
+    pingInterval: c.websocketPingInterval,
+    idleTimeout: c.websocketIdleTimeout,
+    maxBufferedBytes: c.websocketMaxBufferedBytes,
+    openTimeout: c.openTimeout,
+    seeOtherUri: c.websocketSeeOtherUri,
+    domains: c.domains,
+    origins: c.websocketOrigins
+  }
 }
+
+export const WS_DEFAULTS: WsOptions = wsOptions(DEFAULTS)

@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs'
 import { loadConfig, helpText } from '../../src/config/load.ts'
 import { configurationDoc } from '../../src/config/doc.ts'
 import { DEFAULTS, OPTIONS, envOf } from '../../src/config/schema.ts'
-import { BOSH_DEFAULTS } from '../../src/bosh/options.ts'
-import { WS_DEFAULTS } from '../../src/ws/options.ts'
-import { LINK_DEFAULTS } from '../../src/link/options.ts'
+import { BOSH_DEFAULTS, boshOptions } from '../../src/bosh/options.ts'
+import { WS_DEFAULTS, wsOptions } from '../../src/ws/options.ts'
+import { LINK_DEFAULTS, linkOptions } from '../../src/link/options.ts'
+import { HTTP_DEFAULTS } from '../../src/http/app.ts'
+import { ADMISSION_DEFAULTS, admissionOptions } from '../../src/admission/options.ts'
 
 const SECRET = { MEGAPHONE_LINK_SECRET: 'a-secret-of-sixteen+' }
 
@@ -52,7 +54,18 @@ void t.test('each option is declared once: the modules take their defaults from 
   t.equal(DEFAULTS.linkQueueBytes, 64 * 1024 * 1024)
   t.equal(LINK_DEFAULTS.maxFrameSize, DEFAULTS.linkMaxFrame)
   t.equal(LINK_DEFAULTS.heartbeatTimeout, DEFAULTS.heartbeatTimeout * 1000)
+  t.match(HTTP_DEFAULTS, { maxBufferedBodyBytes: DEFAULTS.maxBufferedBodyBytes, headersTimeout: DEFAULTS.headersTimeout, requestTimeout: DEFAULTS.requestTimeout })
+  t.equal(LINK_DEFAULTS.reconnectMax, DEFAULTS.linkReconnectMaxDelay)
+  t.same(ADMISSION_DEFAULTS, admissionOptions(DEFAULTS))
   t.throws(() => { (DEFAULTS as { maxWait: number }).maxWait = 1 }, TypeError, 'nobody changes a default for everyone')
+})
+
+void t.test('the entry point configures each module through the mapping that gives its defaults', async t => {
+  const c = loadConfig(['--max-wait', '7', '--features-timeout', '0.5', '--websocket-ping-interval', '11', '--heartbeat-timeout', '40', '--link-queue-bytes', '100000', '--admission-unauthenticated', '9'], SECRET)
+  t.match(boshOptions(c), { maxWait: 7, featuresTimeout: 0.5, maxRidRepeats: BOSH_DEFAULTS.maxRidRepeats })
+  t.match(wsOptions(c), { pingInterval: 11 })
+  t.match(linkOptions(c), { heartbeatTimeout: 40_000, maxQueueBytes: 100_000, secret: SECRET.MEGAPHONE_LINK_SECRET })
+  t.match(admissionOptions(c), { unauthenticated: 9, exempt: ['127.0.0.0/8', '::1'] })
 })
 
 void t.test('a bad value names the option and why', async t => {
