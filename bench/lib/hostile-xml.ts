@@ -66,6 +66,10 @@ export const HOSTILE_SHAPES: HostileShape[] = [
     body: bytes => fill(BODY, decl, '/>', bytes)
   },
   {
+    name: 'attributes on <body/>',
+    body: bytes => fill(BODY, k => ` a${k}=''`, '/>', bytes)
+  },
+  {
     name: 'body prefixes used by one payload (elements)',
     body: bytes => declsThenUses(bytes, k => `<p${k}:a/>`, uses => `<m>${uses}</m>`)
   },

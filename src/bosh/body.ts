@@ -237,8 +237,8 @@ class BodyReader {
       if (uri === undefined) return this.error('body-not-well-formed', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
       // Namespaces in XML §6.3; keyed by the namespace's id, not its name (see NamespaceScope)
       const key = `${this.ns.nsId(uri)} ${local}`
-      if (expanded.has(key)) return this.error('body-not-well-formed', `duplicate attribute ${name}`, sc.attrStart[k]!)
-      expanded.add(key)
+      const size = expanded.size
+      if (expanded.add(key).size === size) return this.error('body-not-well-formed', `duplicate attribute ${name}`, sc.attrStart[k]!)
       const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       if (uri === NS_XBOSH) attrs[`xmpp:${local}`] = value
       else if (prefix !== 'xmpp') attrs[name] = value

@@ -154,8 +154,8 @@ export class NamespaceScope {
       if (uri === undefined) return this.fail(`undeclared prefix ${prefix}`, start)
       if (expanded !== null) {
         const key = `${this.nsId(uri)} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
-        if (expanded.has(key)) return this.fail(`duplicate attribute ${sc.attrName[k]!}`, start)
-        expanded.add(key)
+        const size = expanded.size
+        if (expanded.add(key).size === size) return this.fail(`duplicate attribute ${sc.attrName[k]!}`, start)
       }
     }
     return true

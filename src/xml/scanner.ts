@@ -27,8 +27,16 @@ const SEMI = 0x3b
 const HASH = 0x23
 const RSQB = 0x5d
 
-/** Attribute lists longer than this are checked for duplicates with a Set, not pairwise. */
+/** Attribute lists longer than this are checked for duplicates with a hash table, not pairwise. */
 const LINEAR_DUP_CHECK = 8
+/**
+ * The duplicate check hashes names itself (no Set: a Set of 100,000 fresh strings took half the
+ * time of a hostile 1 MiB tag, bench/body.ts). The seed is random per process so that nobody can
+ * prepare names that collide; should they collide anyway, a tag whose probes exceed this many
+ * per attribute goes on with a Set, which keeps the worst case linear.
+ */
+const MAX_PROBES_PER_ATTR = 8
+const SEED = (Math.random() * 0x100000000) | 0
 
 export class XmlScanner {
   src = ''
@@ -56,7 +64,12 @@ export class XmlScanner {
   /** the value, between the quotes, as written */
   readonly attrValueStart: number[] = []
   readonly attrValueEnd: number[] = []
-  private readonly dupSet = new Set<string>()
+  /** open addressing, attribute index + 1 in each used slot; reused from tag to tag */
+  private dupTable = new Int32Array(64)
+  private readonly attrHash: number[] = []
+  private probes = 0
+  /** null while the hash table serves this tag */
+  private dupSet: Set<string> | null = null
 
   reset (src: string): void {
     this.src = src
@@ -238,14 +251,44 @@ export class XmlScanner {
       return false
     }
     // A hostile tag can hold a hundred thousand attributes: pairwise checks would be quadratic.
-    const set = this.dupSet
     if (count === LINEAR_DUP_CHECK) {
-      set.clear()
-      for (let k = 0; k < count; k++) set.add(this.attrName[k]!)
+      this.dupSet = null
+      this.probes = 0
+      for (let k = 0; k < count; k++) this.attrHash[k] = hashName(this.attrName[k]!)
+      this.rebuild(64)
     }
-    if (set.has(name)) return true
-    set.add(name)
+    if (this.dupSet !== null) {
+      const size = this.dupSet.size // one lookup, not has() then add()
+      return this.dupSet.add(name).size === size
+    }
+    if (count * 2 >= this.dupTable.length) this.rebuild(this.dupTable.length * 2)
+    const h = hashName(name)
+    const table = this.dupTable
+    const mask = table.length - 1
+    let i = h & mask
+    for (let slot = table[i]!; slot !== 0; slot = table[i]!) {
+      if (this.attrHash[slot - 1] === h && this.attrName[slot - 1] === name) return true
+      i = (i + 1) & mask
+      if (++this.probes > MAX_PROBES_PER_ATTR * count) {
+        this.dupSet = new Set(this.attrName.slice(0, count))
+        return this.dupSet.add(name).size === count
+      }
+    }
+    table[i] = count + 1
+    this.attrHash[count] = h
     return false
+  }
+
+  /** A table of `size` slots holding the attributes recorded so far, whose hashes are in attrHash. */
+  private rebuild (size: number): void {
+    const table = size === this.dupTable.length ? this.dupTable.fill(0) : (this.dupTable = new Int32Array(size))
+    const mask = size - 1
+    const count = this.attrCount
+    for (let k = 0; k < count; k++) {
+      let i = this.attrHash[k]! & mask
+      while (table[i] !== 0) i = (i + 1) & mask
+      table[i] = k + 1
+    }
   }
 
   /** XML 1.0 §3.1 [42] ETag at '</', which must close `name` (§3 WFC: Element Type Match). */
@@ -348,4 +391,15 @@ export class XmlScanner {
       p = end + 1
     }
   }
+}
+
+/** FNV-1a from a random seed, then murmur3's finaliser so that every bit reaches the low ones. */
+function hashName (name: string): number {
+  let h = SEED
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return h ^ (h >>> 16)
 }
