@@ -44,13 +44,27 @@ export type { BoshBodyErrorCode, BoshBodyCondition } from './body-error.ts'
 export const NS_CLIENT = 'jabber:client'
 
 /**
- * The body's attributes, values decoded (references replaced, whitespace normalised as XML 1.0
- * §3.3.3 says), keyed by name as written: 'rid', 'xml:lang', 'xmlns:stream'. Attributes in the
- * urn:xmpp:xbosh namespace are keyed 'xmpp:version', 'xmpp:restart' whatever prefix the client
- * bound it to (XEP-0206 §3); other attributes written with an 'xmpp:' prefix bound elsewhere are
- * left out so that they cannot pass for those. The record has no prototype.
+ * The body's attributes that XEP-0124 and XEP-0206 define (BOSH_ATTRIBUTES), values decoded
+ * (references replaced, whitespace normalised as XML 1.0 §3.3.3 says), keyed by name as
+ * written: 'rid', 'sid', 'xml:lang'. 'xmpp:version' and 'xmpp:restart' are keyed so whatever
+ * prefix the client bound urn:xmpp:xbosh to (XEP-0206 §3); attributes written with an 'xmpp:'
+ * prefix bound elsewhere are left out so that they cannot pass for those. Namespace
+ * declarations and attributes no BOSH specification defines are not kept. The record has no
+ * prototype.
  */
 export type BodyAttrs = Record<string, string>
+
+/**
+ * The unprefixed request attributes of XEP-0124 (§7 to §16, §18: authid and charsets are
+ * deprecated, kept as a client may still send them). Only these are kept: nothing reads others,
+ * and a record keyed by a hundred thousand names of the client's choosing made one hostile
+ * 1 MiB body cost ten times a benign one (bench/body.ts).
+ */
+const BOSH_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'accept', 'ack', 'authid', 'charsets', 'condition', 'content', 'from', 'hold', 'inactivity', 'key',
+  'maxpause', 'newkey', 'pause', 'polling', 'report', 'requests', 'rid', 'route', 'secure', 'sid',
+  'stream', 'time', 'to', 'type', 'ver', 'wait'
+])
 
 export interface ParsedBody {
   /** discriminates from BoshBodyError, whose `ok` is false */
@@ -214,15 +228,19 @@ class BodyReader {
     let defaultNs: string | undefined
     for (let k = 0; k < sc.attrCount; k++) {
       const name = sc.attrName[k]!
+      const colon = sc.attrColon[k]!
+      if (colon < 0 ? name !== 'xmlns' && !BOSH_ATTRIBUTES.has(name) : colon - sc.attrStart[k]! !== 5 || !name.startsWith('xmlns')) continue
       const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      if (name === 'xmlns') defaultNs = value
-      else if (name.startsWith('xmlns:')) {
+      if (name === 'xmlns') {
+        defaultNs = value
+      } else if (colon >= 0) {
         const prefix = name.slice(6)
         const bad = badDeclaration(prefix, value)
         if (bad !== null) return this.error('body-not-well-formed', bad, sc.attrStart[k]!)
         this.bodyPrefixes.set(prefix, { uri: value, declStart: sc.attrStart[k]!, declEnd: sc.attrValueEnd[k]! + 1, spliceBytes: -1, copiedInto: -1 })
+      } else {
+        attrs[name] = value
       }
-      if (sc.attrColon[k]! < 0 || name.startsWith('xmlns:')) attrs[name] = value
     }
     // XEP-0124 §4: the wrapper is qualified by the httpbind namespace.
     if (defaultNs !== NS_HTTPBIND) return this.error('body-not-httpbind', `<body/> not in the ${NS_HTTPBIND} namespace`, rootStart)
@@ -239,9 +257,10 @@ class BodyReader {
       const key = `${this.ns.nsId(uri)} ${local}`
       const size = expanded.size
       if (expanded.add(key).size === size) return this.error('body-not-well-formed', `duplicate attribute ${name}`, sc.attrStart[k]!)
-      const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      if (uri === NS_XBOSH) attrs[`xmpp:${local}`] = value
-      else if (prefix !== 'xmpp') attrs[name] = value
+      // XEP-0206 §3 (version), §5 (restart)
+      if (uri === NS_XBOSH ? local === 'version' || local === 'restart' : name === 'xml:lang') {
+        attrs[uri === NS_XBOSH ? `xmpp:${local}` : name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      }
     }
     return null
   }

@@ -198,11 +198,19 @@ void t.test('payload namespaces as the server sees them', t => {
 })
 
 void t.test('the attribute record has no prototype and cannot be polluted', t => {
-  const r = ok(t, `<body rid='1' xmlns='${HB}' __proto__='x' constructor='y'/>`)
+  const r = ok(t, `<body rid='1' xmlns='${HB}' __proto__='x' constructor='y' sid='s'/>`)
   t.equal(Object.getPrototypeOf(r.attrs), null)
-  t.equal(r.attrs.__proto__, 'x')
-  t.equal(r.attrs.constructor, 'y')
+  t.equal(r.attrs.__proto__, undefined, 'attributes BOSH does not define are not kept')
+  t.equal(r.attrs.constructor, undefined)
   t.equal(({} as Record<string, unknown>).x, undefined)
+  t.same({ ...r.attrs }, { rid: '1', sid: 's' })
+  t.end()
+})
+
+void t.test('the record keeps the BOSH attributes only', t => {
+  const r = ok(t, `<body rid='1' xmlns='${HB}' xmlns:xmpp='urn:xmpp:xbosh' xmlns:x='urn:x' xmlns:stream='${STREAM}' xml:lang='en' ` +
+    "xmpp:version='1.0' xmpp:restart='true' xmpp:other='1' x:rid='2' route='xmpp:a:5222' unknown='u' wait='60'/>")
+  t.same({ ...r.attrs }, { rid: '1', 'xml:lang': 'en', 'xmpp:version': '1.0', 'xmpp:restart': 'true', route: 'xmpp:a:5222', wait: '60' })
   t.end()
 })
 
