@@ -6,8 +6,8 @@
  * loss, duplication and order, and CPU per 1,000 messages.
  */
 import { WorkerPool, EdgeProcess } from './children.ts'
-import type { BenchEjabberd, EjabberdMemory } from './ejabberd.ts'
 import { cpuSecondsOf } from './ejabberd.ts'
+import type { BenchServer, ServerMemory } from './server.ts'
 import { decodeHistogram, distributionOf, latencyOf, newHistogram, type Latency } from './histogram.ts'
 import type { Transport, User, WorkerInit, WorkerStats } from './ipc.ts'
 import type { LoadOptions } from './options.ts'
@@ -32,9 +32,9 @@ export interface TargetResult {
   dropped: Record<string, number>
   login: { seconds: number, rate: number, p50_ms: number, p99_ms: number, max_ms: number }
   ejabberd?: {
-    baseline: EjabberdMemory
-    idle: EjabberdMemory
-    idle_after_gc: EjabberdMemory
+    baseline: ServerMemory
+    idle: ServerMemory
+    idle_after_gc: ServerMemory
     bytes_per_session: number
     bytes_per_session_after_gc: number
     processes_bytes_per_session: number
@@ -61,7 +61,8 @@ const SWEEP_P99_MS = 100
 export interface RunContext {
   opts: LoadOptions
   users: User[] | { prefix: string, password: string, count: number }
-  ej: BenchEjabberd | undefined
+  /** the server behind the targets (ejabberd, or Prosody with --server prosody); the `ejabberd` fields of a result are its figures */
+  ej: BenchServer | undefined
   domain: string
   log: (line: string) => void
 }
@@ -113,7 +114,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
   let edge: EdgeProcess | undefined
   let url = target.url
   if (target.viaEdge) {
-    if (ej === undefined) throw new Error('the edge needs the bench ejabberd')
+    if (ej === undefined) throw new Error('the edge needs the bench server')
     edge = await EdgeProcess.start([
       '--port', '0', '--link-port', String(ej.linkPort), `--link-secret=${ej.linkSecret}`, '--log-level', 'warn',
       // The same accept queue as every ejabberd listener of the run (scripts/ejabberd.sh): with the
@@ -182,7 +183,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
         processes_bytes_per_session_after_gc: per(idleGc.processes - baseline.processes)
       }
       series.push({ sessions: online, ejabberd: idle.total - baseline.total })
-      ctx.log(`${target.name}: ejabberd ${kib(ejabberd.bytes_per_session)}/session idle (${kib(ejabberd.processes_bytes_per_session)} in processes), ${kib(ejabberd.bytes_per_session_after_gc)} after a full GC; c2s sessions ${idle.sessions}`)
+      ctx.log(`${target.name}: ${ej.name} ${kib(ejabberd.bytes_per_session)}/session idle (${kib(ejabberd.processes_bytes_per_session)} ${ej.name === 'Prosody' ? 'resident' : 'in processes'}), ${kib(ejabberd.bytes_per_session_after_gc)} after a full GC; c2s sessions ${idle.sessions}`)
     }
     let edgeMem: TargetResult['edge']
     if (edge !== undefined && edgeBase !== undefined) {
@@ -206,7 +207,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     const final = await pool.collect()
     const result = summarize(target, final, { online, failed, loginSeconds, loginTimes, ejabberd, edge: edgeMem, series, ejCpu, edgeCpu, opts })
     const l = result.latency_ms
-    ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (ejabberd) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
+    ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (${ej?.name ?? 'server'}) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
 
     result.sweep = await sweep(ctx, target, pool, progress, recipients, result)
     await pool.logout()

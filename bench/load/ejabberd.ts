@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from '../lib/ports.ts'
+import type { BenchServer } from './server.ts'
 
 const run = promisify(execFile)
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/ejabberd.sh')
@@ -23,7 +24,9 @@ export interface EjabberdMemory {
   sessions: number
 }
 
-export class BenchEjabberd {
+export class BenchEjabberd implements BenchServer {
+  readonly name = 'ejabberd'
+
   private constructor (
     readonly dir: string,
     readonly pid: number,

@@ -12,6 +12,8 @@ import { resolve } from 'node:path'
 import { machineLine, commit } from '../lib/report.ts'
 import { memoryChart, latencyChart, edgeChart } from './charts.ts'
 import { BenchEjabberd } from './ejabberd.ts'
+import { BenchProsody } from './prosody.ts'
+import type { BenchServer } from './server.ts'
 import { runTarget, type RunContext, type Target, type TargetResult } from './e2e.ts'
 import { runEdgeHeld, runEdgeSessions, type EdgeHeldResult, type EdgeSessionsResult } from './edge-only.ts'
 import type { User } from './ipc.ts'
@@ -20,11 +22,13 @@ import { kib } from './progress.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 
-const TARGETS: Record<string, (ej: BenchEjabberd | undefined, o: LoadOptions) => Target> = {
+const TARGETS: Record<string, (ej: BenchServer | undefined, o: LoadOptions) => Target> = {
   megaphone: () => ({ name: 'megaphone', transport: 'bosh', viaEdge: true, url: 'http://127.0.0.1:PORT/http-bind' }),
   megaphone_ws: () => ({ name: 'megaphone_ws', transport: 'ws', viaEdge: true, url: 'ws://127.0.0.1:PORT/xmpp-websocket' }),
   mod_bosh: ej => ({ name: 'mod_bosh', transport: 'bosh', viaEdge: false, url: ej?.boshUrl ?? '' }),
   ejabberd_ws: ej => ({ name: 'ejabberd_ws', transport: 'ws', viaEdge: false, url: ej?.wsUrl ?? '' }),
+  prosody_bosh: ej => ({ name: 'prosody_bosh', transport: 'bosh', viaEdge: false, url: ej?.boshUrl ?? '' }),
+  prosody_ws: ej => ({ name: 'prosody_ws', transport: 'ws', viaEdge: false, url: ej?.wsUrl ?? '' }),
   bosh: (_ej, o) => ({ name: 'bosh', transport: 'bosh', viaEdge: false, url: o.boshUrl }),
   ws: (_ej, o) => ({ name: 'ws', transport: 'ws', viaEdge: false, url: o.wsUrl })
 }
@@ -40,14 +44,14 @@ async function readUsers (file: string): Promise<User[]> {
 interface Ratio { metric: string, megaphone: number, other: number, ratio: number }
 
 /** megaphone ÷ each baseline, for the figures the issue names. */
-function ratios (results: TargetResult[]): Record<string, Ratio[]> {
+function ratios (results: TargetResult[], server = 'ejabberd'): Record<string, Ratio[]> {
   const mp = results.find(r => r.name === 'megaphone')
   const out: Record<string, Ratio[]> = {}
   if (mp === undefined) return out
   for (const other of results.filter(r => r !== mp && r.name !== 'megaphone_ws')) {
     const rows: Array<[string, number, number]> = [
-      ['ejabberd bytes/session (idle)', mp.ejabberd?.bytes_per_session ?? 0, other.ejabberd?.bytes_per_session ?? 0],
-      ['ejabberd bytes/session (after GC)', mp.ejabberd?.bytes_per_session_after_gc ?? 0, other.ejabberd?.bytes_per_session_after_gc ?? 0],
+      [`${server} bytes/session (idle)`, mp.ejabberd?.bytes_per_session ?? 0, other.ejabberd?.bytes_per_session ?? 0],
+      [`${server} bytes/session (after GC)`, mp.ejabberd?.bytes_per_session_after_gc ?? 0, other.ejabberd?.bytes_per_session_after_gc ?? 0],
       ['latency p50 (ms)', mp.latency_ms.p50, other.latency_ms.p50],
       ['latency p99 (ms)', mp.latency_ms.p99, other.latency_ms.p99],
       ['latency p99.9 (ms)', mp.latency_ms.p999, other.latency_ms.p999],
@@ -55,8 +59,8 @@ function ratios (results: TargetResult[]): Record<string, Ratio[]> {
       ['login rate (/s)', mp.login.rate, other.login.rate],
       ['login p99 (ms)', mp.login.p99_ms, other.login.p99_ms],
       ['messages/s with p99 < 100 ms', mp.sweep?.max_rate_p99_under_100ms ?? 0, other.sweep?.max_rate_p99_under_100ms ?? 0],
-      ['ejabberd CPU s / 1,000 msgs', mp.cpu.ejabberd_per_1000_messages, other.cpu.ejabberd_per_1000_messages],
-      ['ejabberd+edge CPU s / 1,000 msgs', mp.cpu.total_per_1000_messages, other.cpu.total_per_1000_messages]
+      [`${server} CPU s / 1,000 msgs`, mp.cpu.ejabberd_per_1000_messages, other.cpu.ejabberd_per_1000_messages],
+      [`${server}+edge CPU s / 1,000 msgs`, mp.cpu.total_per_1000_messages, other.cpu.total_per_1000_messages]
     ]
     const round = (v: number): number => Math.round(v * 1000) / 1000
     out[other.name] = rows.map(([metric, a, b]) => ({ metric, megaphone: round(a), other: round(b), ratio: b === 0 ? 0 : round(a / b) }))
@@ -97,7 +101,7 @@ async function main (): Promise<number> {
 
   const foreign = opts.usersFile !== ''
   const results: TargetResult[] = []
-  let ej: BenchEjabberd | undefined
+  let ej: BenchServer | undefined
   let backlogs: Array<{ port: number, module: string, backlog: number }> = []
   let edgeSessions: EdgeSessionsResult | undefined
   let edgeHeld: EdgeHeldResult | undefined
@@ -112,10 +116,10 @@ async function main (): Promise<number> {
         users = await readUsers(opts.usersFile)
         if (users.length < opts.sessions) throw new UsageError(`--users-file has ${users.length} users, --sessions asks for ${opts.sessions}`)
       } else {
-        ej = await BenchEjabberd.start()
+        ej = opts.server === 'prosody' ? await BenchProsody.start() : await BenchEjabberd.start()
         const t0 = performance.now()
         const registered = await ej.registerBulk('bench', opts.sessions, opts.password)
-        log(`ejabberd ${ej.domain} (pid ${ej.pid}): registered ${registered} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+        log(`${ej.name} ${ej.domain} (pid ${ej.pid}): registered ${registered} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
         backlogs = await ej.backlogs()
         log(`listener backlogs: ${backlogs.map(b => `${b.module}:${b.port}=${b.backlog}`).join(', ')}`)
         users = { prefix: 'bench', password: opts.password, count: opts.sessions }
@@ -145,7 +149,7 @@ async function main (): Promise<number> {
     await stopping()
   }
 
-  const r = ratios(results)
+  const r = ratios(results, opts.server)
   if (results.length > 0) printRatios(r)
   const wallSeconds = Math.round((performance.now() - wallStart) / 100) / 10
   const pick = (name: string): Record<string, unknown> | undefined => {
@@ -172,6 +176,8 @@ async function main (): Promise<number> {
     finished: new Date().toISOString(),
     wall_seconds: wallSeconds,
     sessions: opts.sessions,
+    // The server behind every target; with prosody, the ejabberd_* figures below are Prosody's.
+    server: opts.server,
     ...Object.fromEntries(results.map(t => [t.name, pick(t.name)])),
     lost_messages: results.reduce((a, t) => a + t.messages.lost, 0),
     duplicated_messages: results.reduce((a, t) => a + t.messages.duplicated, 0),

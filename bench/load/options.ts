@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util'
 
 export interface LoadOptions {
   mode: 'full' | 'e2e' | 'edge-only'
+  server: 'ejabberd' | 'prosody'
   sessions: number
   rate: number
   messageRate: number
@@ -36,6 +37,7 @@ interface Flag { name: keyof LoadOptions, flag: string, type: 'string' | 'int' |
 
 export const FLAGS: Flag[] = [
   { name: 'mode', flag: 'mode', type: 'string', default: 'full', help: 'full (end to end, then edge-only), e2e, or edge-only' },
+  { name: 'server', flag: 'server', type: 'string', default: 'ejabberd', help: 'ejabberd or prosody: the server behind the edge, whose own BOSH and WebSocket are the baselines (prosody: targets megaphone, prosody_bosh, prosody_ws, megaphone_ws)' },
   { name: 'sessions', flag: 'sessions', type: 'int', default: 10_000, help: 'end to end: sessions per target' },
   { name: 'rate', flag: 'rate', type: 'int', default: 500, help: 'end to end: logins started per second (0: as fast as 1,000 in flight per worker allow)' },
   { name: 'messageRate', flag: 'message-rate', type: 'int', default: 500, help: 'end to end: messages per second between random pairs of online sessions' },
@@ -91,7 +93,11 @@ export function parseOptions (argv: string[]): LoadOptions {
   const o = out as unknown as LoadOptions
   if (!['full', 'e2e', 'edge-only'].includes(o.mode)) throw new UsageError(`--mode: full, e2e or edge-only (got ${o.mode})`)
   if (!['full', 'open'].includes(o.edgeLogin)) throw new UsageError(`--edge-login: full or open (got ${o.edgeLogin})`)
-  const known = ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws', 'bosh', 'ws']
+  if (!['ejabberd', 'prosody'].includes(o.server)) throw new UsageError(`--server: ejabberd or prosody (got ${o.server})`)
+  // Prosody's own BOSH and WebSocket are the baselines of a Prosody run.
+  if (o.server === 'prosody' && values.targets === undefined) o.targets = ['megaphone', 'prosody_bosh', 'prosody_ws', 'megaphone_ws']
+  const own = o.server === 'prosody' ? ['prosody_bosh', 'prosody_ws'] : ['mod_bosh', 'ejabberd_ws']
+  const known = ['megaphone', ...own, 'megaphone_ws', 'bosh', 'ws']
   for (const t of o.targets) if (!known.includes(t)) throw new UsageError(`--targets: unknown target ${t} (${known.join(', ')})`)
   for (const r of o.sweepRates) if (!/^[1-9][0-9]*$/.test(r)) throw new UsageError(`--sweep-rates: positive integers, comma-separated (got ${r})`)
   if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
@@ -118,6 +124,7 @@ export function usage (): string {
   }
   lines.push('', 'examples:',
     '  npm run bench:load                                   # the default run (10,000 sessions, ~8 min)',
+    '  npm run bench:load -- --server prosody --mode e2e    # the same through Prosody: the module vs its own BOSH and WebSocket',
     '  npm run bench:load -- --mode edge-only --edge-sessions 1000000 --edge-held 0',
     '  npm run bench:load -- --sessions 20 --rate 20 --message-seconds 3 --idle 1 --edge-sessions 200 --edge-held 100',
     '  npm run bench:load -- --users-file users.txt --domain example.com --bosh-url https://example.com/http-bind --sessions 1000')
