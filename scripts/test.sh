@@ -5,7 +5,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 cd "$ROOT"
-ensure_packages ejabberd prosody lua-unbound
+# chromium: test/browser/ drives Debian's headless Chromium through playwright-core (no fonts
+# needed: the tests read the page's DOM, never its pixels)
+ensure_packages ejabberd prosody lua-unbound chromium
 ensure_node_modules
 bash scripts/build-module.sh >/dev/null
 npm run --silent typecheck
