@@ -573,9 +573,15 @@ reductions(Pid) ->
 %% Internal
 %%====================================================================
 send(#state{sock = Sock}, Frame) ->
-    %% A failed write means the link is going; tcp_closed will follow.
-    _ = gen_tcp:send(Sock, Frame),
-    ok.
+    case gen_tcp:send(Sock, Frame) of
+        ok -> ok;
+        {error, Reason} ->
+            %% A write that timed out (send_timeout) has closed the socket
+            %% (send_timeout_close), and the port does not always say so:
+            %% end the link here rather than wait for the heartbeat check.
+            self() ! {tcp_error, Sock, Reason},
+            ok
+    end.
 
 activate(Sock) ->
     case inet:setopts(Sock, [{active, once}]) of

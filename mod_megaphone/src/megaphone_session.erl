@@ -118,10 +118,14 @@ reset_stream(Socket) -> Socket.
 %%====================================================================
 %% Internal
 %%====================================================================
-write(#megaphone_socket{sock = Sock}, Frame) ->
+write(#megaphone_socket{sock = Sock, link = Link}, Frame) ->
     case gen_tcp:send(Sock, Frame) of
         ok -> ok;
-        {error, _} = Err -> Err
+        {error, Reason} = Err ->
+            %% The link's socket is gone or stalled past send_timeout (which
+            %% closes it): the whole link goes, and every session with it.
+            Link ! {tcp_error, Sock, Reason},
+            Err
     end.
 
 %% Elements inherit their namespace from the stream header; on the link each
