@@ -16,7 +16,7 @@
 -behaviour(gen_server).
 
 -export([start/3, start_link/3, accept/1]).
-%% debugging and tests (`ejabberdctl eval`)
+%% for debugging (`ejabberdctl debug`) and the fault tests
 -export([links/0, sessions_info/1, parse_element/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          code_change/3]).
