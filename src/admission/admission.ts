@@ -83,8 +83,12 @@ export class Admission {
   /** keys of entries with nothing open whose buckets are still refilling */
   private readonly idle = new Set<string>()
   private readonly exempt: AddressRanges
-  /** addresses already looked up in `exempt`, so that a request costs no parse (bounded) */
-  private readonly exemptSeen = new Map<string, boolean>()
+  /**
+   * The name each address seen lately is counted under ('' when exempt), so that a request costs
+   * one lookup rather than a parse (an IPv6 key takes microseconds to make). Bounded: forgotten
+   * all at once when full, which is simpler than an LRU and as bounded.
+   */
+  private readonly names = new Map<string, string>()
 
   constructor (options: AdmissionOptions, private readonly now: () => number) {
     this.options = { ...options }
@@ -93,15 +97,18 @@ export class Admission {
 
   /** True for an address admission control leaves alone: it is neither counted nor refused. */
   isExempt (ip: string): boolean {
-    if (this.exempt.empty) return false
-    let x = this.exemptSeen.get(ip)
-    if (x === undefined) {
-      x = this.exempt.has(ip)
-      // Forgetting everything now and then is simpler than an LRU, and as bounded.
-      if (this.exemptSeen.size >= 10_000) this.exemptSeen.clear()
-      this.exemptSeen.set(ip, x)
+    return this.nameOf(ip) === ''
+  }
+
+  /** The name `ip` is counted under (keyOf), or '' for an exempt address. */
+  private nameOf (ip: string): string {
+    let name = this.names.get(ip)
+    if (name === undefined) {
+      name = !this.exempt.empty && this.exempt.has(ip) ? '' : this.keyOf(ip)
+      if (this.names.size >= 10_000) this.names.clear()
+      this.names.set(ip, name)
     }
-    return x
+    return name
   }
 
   /** Addresses tracked now. */
@@ -153,9 +160,9 @@ export class Admission {
   }
 
   private session (ip: string, admit: boolean): AdmissionLimit | null {
-    if (this.isExempt(ip)) return null
+    const key = this.nameOf(ip)
+    if (key === '') return null
     const o = this.options
-    const key = this.keyOf(ip)
     let e = this.entries.get(key)
     if (e !== undefined && o.unauthenticated > 0 && e.unauthenticated >= o.unauthenticated) return this.refuse('unauthenticated', key)
     if (o.unauthenticatedTotal > 0 && this.unauthenticatedTotal >= o.unauthenticatedTotal) return this.refuse('unauthenticated-total', key)
@@ -190,8 +197,8 @@ export class Admission {
   }
 
   private unauthenticatedEnds (ip: string): void {
-    if (this.isExempt(ip)) return
-    const key = this.keyOf(ip)
+    const key = this.nameOf(ip)
+    if (key === '') return
     const e = this.entries.get(key)
     if (e === undefined || e.unauthenticated === 0) return
     e.unauthenticated--
@@ -203,9 +210,9 @@ export class Admission {
 
   /** A connection from `ip` opens: null and counted, or the limit that refuses it. */
   admitConnection (ip: string): AdmissionLimit | null {
-    if (this.isExempt(ip)) return null
+    const key = this.nameOf(ip)
+    if (key === '') return null
     const max = this.options.connections
-    const key = this.keyOf(ip)
     let e = this.entries.get(key)
     if (e !== undefined && max > 0 && e.connections >= max) return this.refuse('connections', key)
     if (e === undefined) {
@@ -220,8 +227,8 @@ export class Admission {
 
   /** A connection admitted for `ip` has closed. */
   connectionClosed (ip: string): void {
-    if (this.isExempt(ip)) return
-    const key = this.keyOf(ip)
+    const key = this.nameOf(ip)
+    if (key === '') return
     const e = this.entries.get(key)
     if (e === undefined || e.connections === 0) return
     e.connections--
@@ -232,9 +239,9 @@ export class Admission {
 
   /** A BOSH request from `ip` arrives (to be read, then perhaps held): null and counted, or the limit. */
   admitRequest (ip: string): AdmissionLimit | null {
-    if (this.isExempt(ip)) return null
+    const key = this.nameOf(ip)
+    if (key === '') return null
     const max = this.options.heldRequests
-    const key = this.keyOf(ip)
     let e = this.entries.get(key)
     if (e !== undefined && max > 0 && e.held >= max) return this.refuse('held-requests', key)
     if (e === undefined) {
@@ -249,8 +256,8 @@ export class Admission {
 
   /** A request admitted for `ip` has been answered, or its connection closed. */
   requestReleased (ip: string): void {
-    if (this.isExempt(ip)) return
-    const key = this.keyOf(ip)
+    const key = this.nameOf(ip)
+    if (key === '') return
     const e = this.entries.get(key)
     if (e === undefined || e.held === 0) return
     e.held--
