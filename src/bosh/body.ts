@@ -60,11 +60,21 @@ export type BodyAttrs = Record<string, string>
  * and a record keyed by a hundred thousand names of the client's choosing made one hostile
  * 1 MiB body cost ten times a benign one (bench/body.ts).
  */
-const BOSH_ATTRIBUTES: ReadonlySet<string> = new Set([
+const BOSH_ATTRIBUTES = [
   'accept', 'ack', 'authid', 'charsets', 'condition', 'content', 'from', 'hold', 'inactivity', 'key',
   'maxpause', 'newkey', 'pause', 'polling', 'report', 'requests', 'rid', 'route', 'secure', 'sid',
   'stream', 'time', 'to', 'type', 'ver', 'wait'
-])
+]
+/** BOSH_ATTRIBUTES by length, so that a name is recognised without cutting it out of the input. */
+const BY_LENGTH: string[][] = []
+for (const name of BOSH_ATTRIBUTES) (BY_LENGTH[name.length] ??= []).push(name)
+
+/** The BOSH attribute written in s from `start` to `end`, or undefined. */
+function boshAttribute (s: string, start: number, end: number): string | undefined {
+  const candidates = BY_LENGTH[end - start]
+  if (candidates !== undefined) for (const name of candidates) if (s.startsWith(name, start)) return name
+  return undefined
+}
 
 export interface ParsedBody {
   /** discriminates from BoshBodyError, whose `ok` is false */
@@ -227,19 +237,21 @@ class BodyReader {
     const { s, sc, attrs } = this
     let defaultNs: string | undefined
     for (let k = 0; k < sc.attrCount; k++) {
-      const name = sc.attrName[k]!
       const colon = sc.attrColon[k]!
-      if (colon < 0 ? name !== 'xmlns' && !BOSH_ATTRIBUTES.has(name) : colon - sc.attrStart[k]! !== 5 || !name.startsWith('xmlns')) continue
-      const value = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      if (name === 'xmlns') {
-        defaultNs = value
-      } else if (colon >= 0) {
-        const prefix = name.slice(6)
-        const bad = badDeclaration(prefix, value)
-        if (bad !== null) return this.error('body-not-well-formed', bad, sc.attrStart[k]!)
-        this.bodyPrefixes.set(prefix, { uri: value, declStart: sc.attrStart[k]!, declEnd: sc.attrValueEnd[k]! + 1, spliceBytes: -1, copiedInto: -1 })
-      } else {
-        attrs[name] = value
+      const start = sc.attrStart[k]!
+      if (colon < 0) {
+        if (sc.attrNameIs(k, 'xmlns')) {
+          defaultNs = this.value(k)
+        } else {
+          const name = boshAttribute(s, start, sc.attrNameEnd[k]!)
+          if (name !== undefined) attrs[name] = this.value(k)
+        }
+      } else if (colon - start === 5 && s.startsWith('xmlns', start)) {
+        const prefix = s.slice(colon + 1, sc.attrNameEnd[k])
+        const uri = this.value(k)
+        const bad = badDeclaration(prefix, uri)
+        if (bad !== null) return this.error('body-not-well-formed', bad, start)
+        this.bodyPrefixes.set(prefix, { uri, declStart: start, declEnd: sc.attrValueEnd[k]! + 1, spliceBytes: -1, copiedInto: -1 })
       }
     }
     // XEP-0124 §4: the wrapper is qualified by the httpbind namespace.
@@ -247,22 +259,27 @@ class BodyReader {
     const expanded = new Set<string>()
     for (let k = 0; k < sc.attrCount; k++) {
       const colon = sc.attrColon[k]!
-      const name = sc.attrName[k]!
-      if (colon < 0 || name.startsWith('xmlns:')) continue
-      const prefix = s.slice(sc.attrStart[k], colon)
-      const local = s.slice(colon + 1, sc.attrStart[k]! + name.length)
+      const start = sc.attrStart[k]!
+      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
+      const prefix = s.slice(start, colon)
+      const local = s.slice(colon + 1, sc.attrNameEnd[k])
       const uri = prefix === 'xml' ? NS_XML : this.bodyPrefixes.get(prefix)?.uri
       if (uri === undefined) return this.error('body-not-well-formed', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
       // Namespaces in XML §6.3; keyed by the namespace's id, not its name (see NamespaceScope)
       const key = `${this.ns.nsId(uri)} ${local}`
       const size = expanded.size
-      if (expanded.add(key).size === size) return this.error('body-not-well-formed', `duplicate attribute ${name}`, sc.attrStart[k]!)
+      if (expanded.add(key).size === size) return this.error('body-not-well-formed', `duplicate attribute ${sc.attrName(k)}`, start)
       // XEP-0206 §3 (version), §5 (restart)
-      if (uri === NS_XBOSH ? local === 'version' || local === 'restart' : name === 'xml:lang') {
-        attrs[uri === NS_XBOSH ? `xmpp:${local}` : name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      if (uri === NS_XBOSH ? local === 'version' || local === 'restart' : prefix === 'xml' && local === 'lang') {
+        attrs[uri === NS_XBOSH ? `xmpp:${local}` : 'xml:lang'] = this.value(k)
       }
     }
     return null
+  }
+
+  /** The value of the last tag's attribute k, decoded. */
+  private value (k: number): string {
+    return decodeAttrValue(this.s.slice(this.sc.attrValueStart[k], this.sc.attrValueEnd[k]))
   }
 
   private fail (code: BoshBodyErrorCode, message: string, at: number): -1 {

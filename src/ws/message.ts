@@ -149,7 +149,7 @@ class MessageReader {
     const { s, sc } = this
     const attrs = Object.create(null) as FramingAttrs
     for (let k = 0; k < sc.attrCount; k++) {
-      const name = sc.attrName[k]!
+      const name = sc.attrName(k) // the root's attributes: few, or refused
       if ((sc.attrColon[k]! < 0 && name !== 'xmlns') || name === 'xml:lang') {
         attrs[name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       }

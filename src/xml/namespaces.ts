@@ -109,7 +109,7 @@ export class NamespaceScope {
       const colon = sc.attrColon[k]!
       const start = sc.attrStart[k]!
       if (colon < 0) {
-        if (sc.attrName[k] === 'xmlns') {
+        if (sc.attrNameIs(k, 'xmlns')) {
           this.defaultAttr = k
           this.defaultNs = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
           // Namespaces in XML §3 NSC: Reserved Prefixes and Namespace Names.
@@ -121,7 +121,7 @@ export class NamespaceScope {
         prefixed++
         continue
       }
-      const prefix = sc.attrName[k]!.slice(6)
+      const prefix = s.slice(start + 6, sc.attrNameEnd[k])
       const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       const bad = badDeclaration(prefix, uri)
       if (bad !== null) return this.fail(bad, start)
@@ -153,9 +153,9 @@ export class NamespaceScope {
       const uri = this.resolve(prefix)
       if (uri === undefined) return this.fail(`undeclared prefix ${prefix}`, start)
       if (expanded !== null) {
-        const key = `${this.nsId(uri)} ${s.slice(colon + 1, start + sc.attrName[k]!.length)}`
+        const key = `${this.nsId(uri)} ${s.slice(colon + 1, sc.attrNameEnd[k])}`
         const size = expanded.size
-        if (expanded.add(key).size === size) return this.fail(`duplicate attribute ${sc.attrName[k]!}`, start)
+        if (expanded.add(key).size === size) return this.fail(`duplicate attribute ${sc.attrName(k)}`, start)
       }
     }
     return true

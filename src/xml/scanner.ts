@@ -56,11 +56,14 @@ export class XmlScanner {
   nameColon = -1
   selfClosing = false
   attrCount = 0
-  readonly attrName: string[] = []
+  // Positions only: a tag with a hundred thousand attributes must not cost a hundred thousand
+  // strings. attrName(k) cuts one out when a caller needs it.
   /** index of the colon in the source, or -1 */
   readonly attrColon: number[] = []
   /** index of the attribute name's first character: the attribute runs to attrValueEnd + 1 */
   readonly attrStart: number[] = []
+  /** index just past the attribute's name */
+  readonly attrNameEnd: number[] = []
   /** the value, between the quotes, as written */
   readonly attrValueStart: number[] = []
   readonly attrValueEnd: number[] = []
@@ -70,6 +73,17 @@ export class XmlScanner {
   private probes = 0
   /** null while the hash table serves this tag */
   private dupSet: Set<string> | null = null
+
+  /** The name of the last tag's attribute k, as written (a new string each call). */
+  attrName (k: number): string {
+    return this.src.slice(this.attrStart[k], this.attrNameEnd[k])
+  }
+
+  /** Whether the last tag's attribute k is named `name`, without making a string. */
+  attrNameIs (k: number, name: string): boolean {
+    const start = this.attrStart[k]!
+    return this.attrNameEnd[k]! - start === name.length && this.src.startsWith(name, start)
+  }
 
   reset (src: string): void {
     this.src = src
@@ -225,7 +239,7 @@ export class XmlScanner {
       const start = p
       p = this.qname(p)
       if (p < 0) return -1
-      const name = s.slice(start, p)
+      const nameEnd = p
       const colon = this.colon
       p = this.skipSpace(p)
       if (s.charCodeAt(p) !== EQ) return this.fail(p, "expected '=' after an attribute name")
@@ -235,43 +249,45 @@ export class XmlScanner {
       const valueStart = p + 1
       p = this.attrValue(p)
       if (p < 0) return -1
-      if (this.isDuplicate(name, count)) return this.fail(start, `duplicate attribute ${name}`)
-      this.attrName[count] = name
-      this.attrColon[count] = colon
       this.attrStart[count] = start
+      this.attrNameEnd[count] = nameEnd
+      if (this.isDuplicate(count)) return this.fail(start, `duplicate attribute ${s.slice(start, nameEnd)}`)
+      this.attrColon[count] = colon
       this.attrValueStart[count] = valueStart
       this.attrValueEnd[count] = p - 1
       this.attrCount = ++count
     }
   }
 
-  private isDuplicate (name: string, count: number): boolean {
+  /** Whether attribute `count` (its start and name end recorded) has the name of an earlier one. */
+  private isDuplicate (count: number): boolean {
     if (count < LINEAR_DUP_CHECK) {
-      for (let k = 0; k < count; k++) if (this.attrName[k] === name) return true
+      for (let k = 0; k < count; k++) if (this.sameName(k, count)) return true
       return false
     }
     // A hostile tag can hold a hundred thousand attributes: pairwise checks would be quadratic.
     if (count === LINEAR_DUP_CHECK) {
       this.dupSet = null
       this.probes = 0
-      for (let k = 0; k < count; k++) this.attrHash[k] = hashName(this.attrName[k]!)
-      this.rebuild(64)
+      for (let k = 0; k < count; k++) this.attrHash[k] = this.hashName(k)
+      this.rebuild(64, count)
     }
     if (this.dupSet !== null) {
       const size = this.dupSet.size // one lookup, not has() then add()
-      return this.dupSet.add(name).size === size
+      return this.dupSet.add(this.attrName(count)).size === size
     }
-    if (count * 2 >= this.dupTable.length) this.rebuild(this.dupTable.length * 2)
-    const h = hashName(name)
+    if (count * 2 >= this.dupTable.length) this.rebuild(this.dupTable.length * 2, count)
+    const h = this.hashName(count)
     const table = this.dupTable
     const mask = table.length - 1
     let i = h & mask
     for (let slot = table[i]!; slot !== 0; slot = table[i]!) {
-      if (this.attrHash[slot - 1] === h && this.attrName[slot - 1] === name) return true
+      if (this.attrHash[slot - 1] === h && this.sameName(slot - 1, count)) return true
       i = (i + 1) & mask
       if (++this.probes > MAX_PROBES_PER_ATTR * count) {
-        this.dupSet = new Set(this.attrName.slice(0, count))
-        return this.dupSet.add(name).size === count
+        const set = this.dupSet = new Set<string>()
+        for (let k = 0; k < count; k++) set.add(this.attrName(k))
+        return set.add(this.attrName(count)).size === count
       }
     }
     table[i] = count + 1
@@ -279,11 +295,33 @@ export class XmlScanner {
     return false
   }
 
-  /** A table of `size` slots holding the attributes recorded so far, whose hashes are in attrHash. */
-  private rebuild (size: number): void {
+  private sameName (a: number, b: number): boolean {
+    const s = this.src
+    let i = this.attrStart[a]!
+    let j = this.attrStart[b]!
+    const end = this.attrNameEnd[a]!
+    if (end - i !== this.attrNameEnd[b]! - j) return false
+    while (i < end) if (s.charCodeAt(i++) !== s.charCodeAt(j++)) return false
+    return true
+  }
+
+  /** FNV-1a from a random seed, then murmur3's finaliser so that every bit reaches the low ones. */
+  private hashName (k: number): number {
+    const s = this.src
+    const end = this.attrNameEnd[k]!
+    let h = SEED
+    for (let i = this.attrStart[k]!; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+    h ^= h >>> 16
+    h = Math.imul(h, 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    return h ^ (h >>> 16)
+  }
+
+  /** A table of `size` slots holding the first `count` attributes, whose hashes are in attrHash. */
+  private rebuild (size: number, count: number): void {
     const table = size === this.dupTable.length ? this.dupTable.fill(0) : (this.dupTable = new Int32Array(size))
     const mask = size - 1
-    const count = this.attrCount
     for (let k = 0; k < count; k++) {
       let i = this.attrHash[k]! & mask
       while (table[i] !== 0) i = (i + 1) & mask
@@ -393,13 +431,3 @@ export class XmlScanner {
   }
 }
 
-/** FNV-1a from a random seed, then murmur3's finaliser so that every bit reaches the low ones. */
-function hashName (name: string): number {
-  let h = SEED
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return h ^ (h >>> 16)
-}
