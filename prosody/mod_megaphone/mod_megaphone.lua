@@ -65,7 +65,7 @@ link_mt.__index = link_mt;
 local function peer(conn) return ("%s:%s"):format(conn:ip() or "?", conn:port() or "?"); end
 
 function link_mt:write(frame)
-	if self.down then return false; end
+	if self.down or self.closing then return false; end
 	return self.conn:write(frame);
 end
 
@@ -87,8 +87,10 @@ function link_mt:refuse(name, text)
 	return false;
 end
 
+-- Closes the link; what arrives until the close completes is ignored.
 function link_mt:shut()
-	if self.down then return; end
+	if self.down or self.closing then return; end
+	self.closing = true;
 	self.conn:close();
 end
 
@@ -265,6 +267,11 @@ end
 -- One decoder event. Returns false once the link is being closed.
 function link_mt:event(kind, a, b, c)
 	if kind == "too_short" then
+		if self.phase == "hello" then
+			-- Before AUTH, one ERROR and the close: an unauthenticated peer
+			-- cannot make us answer frame after frame.
+			return self:refuse("not-authenticated", ("length %d before authentication"):format(a));
+		end
 		self:error(CONTROL, "frame-too-short", ("length %d is below 9; skipped"):format(a));
 		return true;
 	elseif kind == "too_large" then
@@ -320,7 +327,7 @@ end
 
 function listener.onincoming(conn, data)
 	local link = links[conn];
-	if not link or link.down then return; end
+	if not link or link.down or link.closing then return; end
 	link.last_recv = gettime();
 	link.dec:feed(data, function (kind, a, b, c) return link:event(kind, a, b, c); end);
 end

@@ -14,7 +14,7 @@ import { startServer, testServers, differences, type ServerKind } from '../fixtu
 import { LinkXmpp, connectLink } from '../fixtures/link-xmpp.ts'
 import { RawLink } from '../fixtures/raw-link.ts'
 import {
-  encodeFrame, encodeHeader, encodeOpen, encodeData, encodePing, encodeStreamStart, CLOSE, DATA, OPEN, PONG, STREAM_START
+  encodeFrame, encodeHeader, encodeOpen, encodeData, encodePing, encodeStreamStart, CLOSE, DATA, ERROR, OPEN, PONG, STREAM_START
 } from '../../src/link/codec/index.ts'
 import type { LinkClient } from '../../src/link/index.ts'
 import type { Test } from 'tap'
@@ -252,6 +252,17 @@ async function suite (t: Test, kind: ServerKind): Promise<void> {
     t.pass('PING still answered with PONG')
     t.equal(raw.closed, false, 'the module kept the link up')
     t.equal(link.ready, true, 'and the other link never noticed')
+  })
+
+  void t.test('too-short frames before AUTH: one ERROR not-authenticated, then the close (no reflection)', async t => {
+    const raw = await RawLink.connect(ej.linkPort)
+    const short = Buffer.alloc(4 * 50) // fifty frames of length 0
+    raw.write(short)
+    await raw.waitClosed()
+    const errors = raw.frames.filter(f => f.type === ERROR)
+    t.equal(errors.length, 1, 'one ERROR, not one per frame')
+    t.equal((await raw.error(0, 0)).name, 'not-authenticated', 'as for any frame before AUTH')
+    t.equal(link.ready, true, 'the authenticated link is still up')
   })
 
   void t.test('a peer that does not authenticate is dropped; established links are untouched', async t => {
