@@ -78,7 +78,9 @@ run_target () {
   host="${hostport%%:*}"; port="${hostport##*:}"
   [ "$port" = "$hostport" ] && port=80
   mkdir -p "$dir"
-  local duration=$(( (USERS + RATE - 1) / RATE + 1 ))
+  # The phase ends at USERS users (maxnumber) or when its time is up; on a busy machine Tsung's
+  # launcher falls behind its rate, so the time is three times what the rate needs.
+  local duration=$(( 3 * (USERS + RATE - 1) / RATE + 10 ))
   sed -e "s|@HOST@|$host|" -e "s|@PORT@|$port|" -e "s|@PATH@|$path|" -e "s|@DOMAIN@|$DOMAIN|" \
       -e "s|@USERS@|$USERS|" -e "s|@MAXUSERS@|$(( USERS + 100 ))|" -e "s|@RATE@|$RATE|" \
       -e "s|@DURATION@|$duration|" -e "s|@HOLD@|$HOLD|" -e "s|@USERDB@|$USERDB|" \
@@ -136,7 +138,7 @@ node --input-type=module -e '
   import { readFileSync } from "node:fs"
   for (const r of JSON.parse(readFileSync(process.argv[1], "utf8"))) {
     const errs = Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(", ") || "none"
-    console.log(`${r.target.padEnd(8)} logged in ${r.loggedIn} of ${r.users} (ejabberd peak ${r.ejabberdPeakSessions}); errors: ${errs}; ${r.elapsedSeconds} s`)
+    console.log(`${r.target.padEnd(8)} logged in ${r.loggedIn} of ${r.users} (Tsung started ${r.tsungUsersStarted}; ejabberd peak ${r.ejabberdPeakSessions}); errors: ${errs}; ${r.elapsedSeconds} s`)
   }
 ' "$OUT/summary.json"
 echo "details: $OUT" >&2
