@@ -157,7 +157,9 @@ export class BoshManager implements SessionHost {
     })
     this.sessions[row] = s
     this.live++
-    if (admission !== undefined) this.unauthenticated.set(row, ip)
+    // Exempt addresses are not counted: nothing to remember (a million idle loopback sessions in
+    // a benchmark would otherwise cost a map entry each).
+    if (admission !== undefined && !admission.isExempt(ip)) this.unauthenticated.set(row, ip)
     try {
       s.connId = this.backend.open({ transport: 'bosh', to: p.to, ip, port: client.port, lang: p.lang }, s)
     } catch (err) {

@@ -106,7 +106,8 @@ export class WsManager implements WsSessionHost {
     }
     const s = new WsSession(this, peer, row, client)
     this.sessions[row] = s
-    if (admission !== undefined) this.unauthenticated.set(row, client.ip)
+    // Exempt addresses are not counted: nothing to remember.
+    if (admission !== undefined && !admission.isExempt(client.ip)) this.unauthenticated.set(row, client.ip)
     this.count++
     this.stats.accepted++
     this.events.opened?.(s)
