@@ -8,23 +8,23 @@ import { MegaphoneError } from '../errors.ts'
 /** Stable codes, documented in docs/errors.md. */
 export type BoshBodyErrorCode =
   /** the request exceeds maxBodyBytes */
-  | 'body-too-large'
+  | 'BODY_TOO_LARGE'
   /** the payloads, with the `<body/>` namespace declarations copied into them, would exceed maxBodyBytes */
-  | 'body-forwarded-too-large'
+  | 'BODY_FORWARDED_TOO_LARGE'
   /** elements nest deeper than maxDepth */
-  | 'body-too-deep'
+  | 'BODY_TOO_DEEP'
   /** more payloads than maxPayloads */
-  | 'body-too-many-payloads'
+  | 'BODY_TOO_MANY_PAYLOADS'
   /** not UTF-8: invalid byte sequences, unpaired surrogates, another declared encoding */
-  | 'body-bad-encoding'
+  | 'BODY_BAD_ENCODING'
   /** not well-formed XML 1.0 with namespaces (includes truncation and trailing data) */
-  | 'body-not-well-formed'
+  | 'BODY_NOT_WELL_FORMED'
   /** a comment, processing instruction or DTD (XEP-0124 §4, RFC 6120 §11.1) */
-  | 'body-restricted-xml'
+  | 'BODY_RESTRICTED_XML'
   /** the root is not `<body xmlns='http://jabber.org/protocol/httpbind'>` (XEP-0124 §4) */
-  | 'body-not-httpbind'
+  | 'BODY_NOT_HTTPBIND'
   /** character data directly inside `<body/>` (XEP-0124 §4) */
-  | 'body-char-data'
+  | 'BODY_CHAR_DATA'
 
 export type BoshBodyCondition = 'bad-request' | 'policy-violation'
 
@@ -43,7 +43,7 @@ export class BoshBodyError extends MegaphoneError {
     this.offset = offset
     // XEP-0124 §17.2: limits are session rules the client broke; everything else is a
     // binding element whose format is unacceptable.
-    this.condition = code === 'body-too-large' || code === 'body-forwarded-too-large' || code === 'body-too-deep' || code === 'body-too-many-payloads'
+    this.condition = code === 'BODY_TOO_LARGE' || code === 'BODY_FORWARDED_TOO_LARGE' || code === 'BODY_TOO_DEEP' || code === 'BODY_TOO_MANY_PAYLOADS'
       ? 'policy-violation'
       : 'bad-request'
   }

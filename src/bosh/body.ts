@@ -26,7 +26,7 @@
  * Copying body declarations into payloads is the one way the output can outgrow the input (one
  * long declaration used by every payload): the payloads as forwarded, counting the copies but
  * not the ` xmlns='jabber:client'` (22 bytes a payload, maxPayloads of them at most), may total
- * no more than maxBodyBytes, or the body is refused with body-forwarded-too-large.
+ * no more than maxBodyBytes, or the body is refused with BODY_FORWARDED_TOO_LARGE.
  */
 import { isSpace } from '../xml/chars.ts'
 import { XmlScanner } from '../xml/scanner.ts'
@@ -109,13 +109,13 @@ export function parseBody (input: string | Buffer, limits: Partial<BodyLimits> =
   let bytes: number
   if (typeof input === 'string') {
     bytes = Buffer.byteLength(input, 'utf8')
-    if (bytes > maxBodyBytes) return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
+    if (bytes > maxBodyBytes) return new BoshBodyError('BODY_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`)
     src = input
   } else {
-    if (input.length > maxBodyBytes) return new BoshBodyError('body-too-large', `body larger than ${maxBodyBytes} bytes`)
+    if (input.length > maxBodyBytes) return new BoshBodyError('BODY_TOO_LARGE', `body larger than ${maxBodyBytes} bytes`)
     // XEP-0124 §4 requires XML; we only accept it as UTF-8 (RFC 6120 §11.6), and a payload's
     // bytes must survive decoding unchanged, which only valid UTF-8 does.
-    if (!isUtf8(input)) return new BoshBodyError('body-bad-encoding', 'body is not valid UTF-8')
+    if (!isUtf8(input)) return new BoshBodyError('BODY_BAD_ENCODING', 'body is not valid UTF-8')
     src = input.toString('utf8')
     bytes = input.length
   }
@@ -191,7 +191,7 @@ class BodyReader {
   }
 
   private scanError (): BoshBodyError {
-    return this.error('body-not-well-formed', this.sc.reason, this.sc.at)
+    return this.error('BODY_NOT_WELL_FORMED', this.sc.reason, this.sc.at)
   }
 
   read (): ParsedBody | BoshBodyError {
@@ -199,18 +199,18 @@ class BodyReader {
     let i = s.charCodeAt(0) === 0xfeff ? 1 : 0 // XML 1.0 §4.3.3: a byte order mark may precede
     if (s.startsWith('<?xml', i) && isSpace(s.charCodeAt(i + 5))) {
       i = sc.xmlDecl(i)
-      if (i < 0) return this.error(sc.reason.includes('encoding') ? 'body-bad-encoding' : 'body-not-well-formed', sc.reason, sc.at)
+      if (i < 0) return this.error(sc.reason.includes('encoding') ? 'BODY_BAD_ENCODING' : 'BODY_NOT_WELL_FORMED', sc.reason, sc.at)
     }
     i = sc.skipSpace(i)
-    if (i >= s.length) return this.error('body-not-well-formed', 'no root element', i)
+    if (i >= s.length) return this.error('BODY_NOT_WELL_FORMED', 'no root element', i)
     const restricted = this.restricted(i)
     if (restricted !== null) return restricted
-    if (s.charCodeAt(i) !== 0x3c) return this.error('body-not-well-formed', 'character data before the root element', i)
+    if (s.charCodeAt(i) !== 0x3c) return this.error('BODY_NOT_WELL_FORMED', 'character data before the root element', i)
     const rootStart = i
     i = sc.startTag(i)
     if (i < 0) return this.scanError()
     if (sc.nameEnd - rootStart - 1 !== 4 || !s.startsWith('body', rootStart + 1)) {
-      return this.error('body-not-httpbind', 'root element is not <body/>', rootStart) // XEP-0124 §4
+      return this.error('BODY_NOT_HTTPBIND', 'root element is not <body/>', rootStart) // XEP-0124 §4
     }
     const bad = this.readBodyAttrs(rootStart)
     if (bad !== null) return bad
@@ -220,16 +220,16 @@ class BodyReader {
     }
     // XML 1.0 §2.1 [1]: one root element. What may follow it (comments, PIs) is refused anyway.
     i = sc.skipSpace(i)
-    if (i < s.length) return this.error('body-not-well-formed', 'data after </body>', i)
+    if (i < s.length) return this.error('BODY_NOT_WELL_FORMED', 'data after </body>', i)
     return { ok: true, attrs: this.attrs, children: this.children }
   }
 
   /** Markup XEP-0124 §4 and RFC 6120 §11.1 forbid: comments, processing instructions, DTDs. */
   private restricted (i: number): BoshBodyError | null {
     const s = this.s
-    if (s.startsWith('<!--', i)) return this.error('body-restricted-xml', 'comment', i)
-    if (s.startsWith('<?', i)) return this.error('body-restricted-xml', 'processing instruction', i)
-    if (s.startsWith('<!DOCTYPE', i)) return this.error('body-restricted-xml', 'document type declaration', i)
+    if (s.startsWith('<!--', i)) return this.error('BODY_RESTRICTED_XML', 'comment', i)
+    if (s.startsWith('<?', i)) return this.error('BODY_RESTRICTED_XML', 'processing instruction', i)
+    if (s.startsWith('<!DOCTYPE', i)) return this.error('BODY_RESTRICTED_XML', 'document type declaration', i)
     return null
   }
 
@@ -250,12 +250,12 @@ class BodyReader {
         const prefix = s.slice(colon + 1, sc.attrNameEnd[k])
         const uri = this.value(k)
         const bad = badDeclaration(prefix, uri)
-        if (bad !== null) return this.error('body-not-well-formed', bad, start)
+        if (bad !== null) return this.error('BODY_NOT_WELL_FORMED', bad, start)
         this.bodyPrefixes.set(prefix, { uri, declStart: start, declEnd: sc.attrValueEnd[k]! + 1, spliceBytes: -1, copiedInto: -1 })
       }
     }
     // XEP-0124 §4: the wrapper is qualified by the httpbind namespace.
-    if (defaultNs !== NS_HTTPBIND) return this.error('body-not-httpbind', `<body/> not in the ${NS_HTTPBIND} namespace`, rootStart)
+    if (defaultNs !== NS_HTTPBIND) return this.error('BODY_NOT_HTTPBIND', `<body/> not in the ${NS_HTTPBIND} namespace`, rootStart)
     const expanded = new Set<string>()
     for (let k = 0; k < sc.attrCount; k++) {
       const colon = sc.attrColon[k]!
@@ -264,11 +264,11 @@ class BodyReader {
       const prefix = s.slice(start, colon)
       const local = s.slice(colon + 1, sc.attrNameEnd[k])
       const uri = prefix === 'xml' ? NS_XML : this.bodyPrefixes.get(prefix)?.uri
-      if (uri === undefined) return this.error('body-not-well-formed', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
+      if (uri === undefined) return this.error('BODY_NOT_WELL_FORMED', `undeclared prefix ${prefix}`, sc.attrStart[k]!)
       // Namespaces in XML §6.3; keyed by the namespace's id, not its name (see NamespaceScope)
       const key = `${this.ns.nsId(uri)} ${local}`
       const size = expanded.size
-      if (expanded.add(key).size === size) return this.error('body-not-well-formed', `duplicate attribute ${sc.attrName(k)}`, start)
+      if (expanded.add(key).size === size) return this.error('BODY_NOT_WELL_FORMED', `duplicate attribute ${sc.attrName(k)}`, start)
       // XEP-0206 §3 (version), §5 (restart)
       if (uri === NS_XBOSH ? local === 'version' || local === 'restart' : prefix === 'xml' && local === 'lang') {
         attrs[uri === NS_XBOSH ? `xmpp:${local}` : 'xml:lang'] = this.value(k)
@@ -297,8 +297,8 @@ class BodyReader {
       if (i < 0) return -1
       // XEP-0124 §4: the wrapper MUST NOT contain character data; whitespace between payloads
       // is not kept.
-      if (depth === 0 && sc.nonSpace) return this.fail('body-char-data', 'character data in <body/>', i)
-      if (i >= n) return this.fail('body-not-well-formed', 'document ends inside <body/>', i)
+      if (depth === 0 && sc.nonSpace) return this.fail('BODY_CHAR_DATA', 'character data in <body/>', i)
+      if (i >= n) return this.fail('BODY_NOT_WELL_FORMED', 'document ends inside <body/>', i)
       const next = s.charCodeAt(i + 1)
       if (next === 0x2f /* / */) {
         if (depth === 0) return sc.endTag(i, 'body')
@@ -307,22 +307,22 @@ class BodyReader {
       } else if (next === 0x21 /* ! */) {
         if (!s.startsWith('<![CDATA[', i)) {
           const r = this.restricted(i)
-          this.failure = r ?? this.error('body-not-well-formed', "'<!' that is not a CDATA section", i)
+          this.failure = r ?? this.error('BODY_NOT_WELL_FORMED', "'<!' that is not a CDATA section", i)
           return -1
         }
         // RFC 6120 §11.1 does not forbid CDATA sections, so they pass inside payloads, as written.
-        if (depth === 0) return this.fail('body-char-data', 'CDATA section in <body/>', i)
+        if (depth === 0) return this.fail('BODY_CHAR_DATA', 'CDATA section in <body/>', i)
         i = sc.cdata(i)
         if (i < 0) return -1
       } else if (next === 0x3f /* ? */) {
-        return this.fail('body-restricted-xml', 'processing instruction', i)
+        return this.fail('BODY_RESTRICTED_XML', 'processing instruction', i)
       } else {
         const tagStart = i
         i = sc.startTag(i)
         if (i < 0) return -1
-        if (++depth > limits.maxDepth) return this.fail('body-too-deep', `elements nested deeper than ${limits.maxDepth}`, tagStart)
+        if (++depth > limits.maxDepth) return this.fail('BODY_TOO_DEEP', `elements nested deeper than ${limits.maxDepth}`, tagStart)
         if (depth === 1) {
-          if (this.children.length >= limits.maxPayloads) return this.fail('body-too-many-payloads', `more than ${limits.maxPayloads} payloads`, tagStart)
+          if (this.children.length >= limits.maxPayloads) return this.fail('BODY_TOO_MANY_PAYLOADS', `more than ${limits.maxPayloads} payloads`, tagStart)
           this.startPayload(tagStart)
         }
         if (!this.startElement(depth, tagStart)) return -1
@@ -349,7 +349,7 @@ class BodyReader {
   private startElement (depth: number, tagStart: number): boolean {
     const { ns, sc } = this
     if (!ns.enter(this.s, sc, depth, tagStart)) {
-      this.fail('body-not-well-formed', ns.problem.message, ns.problem.at)
+      this.fail('BODY_NOT_WELL_FORMED', ns.problem.message, ns.problem.at)
       return false
     }
     if (depth === 1 && ns.defaultAttr >= 0) {
@@ -388,7 +388,7 @@ class BodyReader {
     const bytes = this.forwardedBytes + this.childSpliceBytes +
       (this.ascii ? end - this.childStart : Buffer.byteLength(this.s.slice(this.childStart, end), 'utf8'))
     if (bytes > this.limits.maxBodyBytes) {
-      this.fail('body-forwarded-too-large', `payloads with the <body/> declarations they use would forward more than ${this.limits.maxBodyBytes} bytes`, this.childStart)
+      this.fail('BODY_FORWARDED_TOO_LARGE', `payloads with the <body/> declarations they use would forward more than ${this.limits.maxBodyBytes} bytes`, this.childStart)
       return false
     }
     this.forwardedBytes = bytes

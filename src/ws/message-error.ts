@@ -8,22 +8,22 @@ import type { StreamCondition } from './conditions.ts'
 /** Stable codes, documented in docs/errors.md. */
 export type WsMessageErrorCode =
   /** not one well-formed XML 1.0 element with namespaces (truncation, trailing data, bad chars) */
-  | 'ws-not-well-formed'
+  | 'WS_NOT_WELL_FORMED'
   /** a comment, processing instruction or DTD (RFC 6120 §11.1) */
-  | 'ws-restricted-xml'
+  | 'WS_RESTRICTED_XML'
   /** elements nest deeper than maxDepth */
-  | 'ws-too-deep'
+  | 'WS_TOO_DEEP'
   /** an `<open/>` or `<close/>` outside the framing namespace (RFC 7395 §3.3.2), or no namespace at all (§3.3.3) */
-  | 'ws-invalid-namespace'
+  | 'WS_INVALID_NAMESPACE'
   /** an element of the framing namespace other than `<open/>` and `<close/>` */
-  | 'ws-unsupported-framing'
+  | 'WS_UNSUPPORTED_FRAMING'
 
 const CONDITIONS: Record<WsMessageErrorCode, StreamCondition> = {
-  'ws-not-well-formed': 'not-well-formed', // RFC 6120 §4.9.3.13
-  'ws-restricted-xml': 'restricted-xml', // RFC 6120 §4.9.3.18
-  'ws-too-deep': 'policy-violation', // RFC 6120 §4.9.3.14: a local limit
-  'ws-invalid-namespace': 'invalid-namespace', // RFC 7395 §3.3.2, RFC 6120 §4.9.3.10
-  'ws-unsupported-framing': 'unsupported-stanza-type' // RFC 6120 §4.9.3.22
+  'WS_NOT_WELL_FORMED': 'not-well-formed', // RFC 6120 §4.9.3.13
+  'WS_RESTRICTED_XML': 'restricted-xml', // RFC 6120 §4.9.3.18
+  'WS_TOO_DEEP': 'policy-violation', // RFC 6120 §4.9.3.14: a local limit
+  'WS_INVALID_NAMESPACE': 'invalid-namespace', // RFC 7395 §3.3.2, RFC 6120 §4.9.3.10
+  'WS_UNSUPPORTED_FRAMING': 'unsupported-stanza-type' // RFC 6120 §4.9.3.22
 }
 
 export class WsMessageError extends MegaphoneError {

@@ -80,14 +80,14 @@ class MessageReader {
   }
 
   private scanError (): WsMessageError {
-    return this.failure ?? this.error('ws-not-well-formed', this.sc.reason, this.sc.at)
+    return this.failure ?? this.error('WS_NOT_WELL_FORMED', this.sc.reason, this.sc.at)
   }
 
   read (): WsMessage | WsMessageError {
     const { s, sc } = this
     // RFC 7395 §3.3.3: "The first character of each frame MUST be a '<' character." (So no
     // whitespace keepalives either, RFC 7395 §3.8.)
-    if (s.charCodeAt(0) !== LT) return this.error('ws-not-well-formed', "a message must start with '<'", 0)
+    if (s.charCodeAt(0) !== LT) return this.error('WS_NOT_WELL_FORMED', "a message must start with '<'", 0)
     let i = 0
     // RFC 7395 §3.3.3: an XML declaration is NOT RECOMMENDED, which leaves it allowed.
     if (s.startsWith('<?xml') && isSpace(s.charCodeAt(5))) {
@@ -97,7 +97,7 @@ class MessageReader {
     }
     const restricted = this.restricted(i)
     if (restricted !== null) return restricted
-    if (i >= s.length || s.charCodeAt(i) !== LT) return this.error('ws-not-well-formed', 'no element', i)
+    if (i >= s.length || s.charCodeAt(i) !== LT) return this.error('WS_NOT_WELL_FORMED', 'no element', i)
     const rootStart = i
     i = sc.startTag(i)
     if (i < 0) return this.scanError()
@@ -119,7 +119,7 @@ class MessageReader {
     // RFC 7395 §3.3.3: one element per message. XML 1.0 §2.1 [1] allows whitespace after it;
     // comments and PIs are refused anyway (RFC 6120 §11.1).
     i = sc.skipSpace(i)
-    if (i < s.length) return this.restricted(i) ?? this.error('ws-not-well-formed', 'data after the element', i)
+    if (i < s.length) return this.restricted(i) ?? this.error('WS_NOT_WELL_FORMED', 'data after the element', i)
     if (framing !== null && attrs !== null) return { ok: true, kind: framing, attrs }
     return { ok: true, kind: 'element', xml: s.slice(rootStart, end) }
   }
@@ -132,16 +132,16 @@ class MessageReader {
     const header = local === 'open' || local === 'close'
     if (ns === NS_FRAMING) {
       if (header) return local === 'open' ? 'open' : 'close'
-      return this.error('ws-unsupported-framing', `<${local}/> in the framing namespace`, at)
+      return this.error('WS_UNSUPPORTED_FRAMING', `<${local}/> in the framing namespace`, at)
     }
     // RFC 7395 §3.3.2: a stream header outside the framing namespace is invalid-namespace; so is
     // the TCP binding's <stream:stream> header, which has no place in a framed stream.
     if (header || (ns === NS_STREAMS && local === 'stream')) {
-      return this.error('ws-invalid-namespace', `<${local}/> not in the ${NS_FRAMING} namespace`, at)
+      return this.error('WS_INVALID_NAMESPACE', `<${local}/> not in the ${NS_FRAMING} namespace`, at)
     }
     // RFC 7395 §3.3.3: every message stands alone "complete with all relevant namespace
     // declarations": with no stream root to inherit from, an element without one has none.
-    if (ns === undefined || ns === '') return this.error('ws-invalid-namespace', `<${local}/> has no namespace`, at)
+    if (ns === undefined || ns === '') return this.error('WS_INVALID_NAMESPACE', `<${local}/> has no namespace`, at)
     return null
   }
 
@@ -160,9 +160,9 @@ class MessageReader {
   /** Markup RFC 6120 §11.1 forbids: comments, processing instructions, DTDs. */
   private restricted (i: number): WsMessageError | null {
     const s = this.s
-    if (s.startsWith('<!--', i)) return this.error('ws-restricted-xml', 'comment', i)
-    if (s.startsWith('<?', i)) return this.error('ws-restricted-xml', 'processing instruction', i)
-    if (s.startsWith('<!DOCTYPE', i)) return this.error('ws-restricted-xml', 'document type declaration', i)
+    if (s.startsWith('<!--', i)) return this.error('WS_RESTRICTED_XML', 'comment', i)
+    if (s.startsWith('<?', i)) return this.error('WS_RESTRICTED_XML', 'processing instruction', i)
+    if (s.startsWith('<!DOCTYPE', i)) return this.error('WS_RESTRICTED_XML', 'document type declaration', i)
     return null
   }
 
@@ -174,7 +174,7 @@ class MessageReader {
     for (;;) {
       i = sc.text(i)
       if (i < 0) return -1
-      if (i >= n) return this.fail('ws-not-well-formed', 'message ends inside the element', i)
+      if (i >= n) return this.fail('WS_NOT_WELL_FORMED', 'message ends inside the element', i)
       const next = s.charCodeAt(i + 1)
       if (next === SLASH) {
         i = sc.endTag(i, this.open[depth - 1]!)
@@ -183,19 +183,19 @@ class MessageReader {
         if (--depth === 0) return i
       } else if (next === BANG) {
         if (!s.startsWith('<![CDATA[', i)) {
-          this.failure = this.restricted(i) ?? this.error('ws-not-well-formed', "'<!' that is not a CDATA section", i)
+          this.failure = this.restricted(i) ?? this.error('WS_NOT_WELL_FORMED', "'<!' that is not a CDATA section", i)
           return -1
         }
         // RFC 6120 §11.1 does not forbid CDATA sections: they pass, as written.
         i = sc.cdata(i)
         if (i < 0) return -1
       } else if (next === QUESTION) {
-        return this.fail('ws-restricted-xml', 'processing instruction', i)
+        return this.fail('WS_RESTRICTED_XML', 'processing instruction', i)
       } else {
         const tagStart = i
         i = sc.startTag(i)
         if (i < 0) return -1
-        if (++depth > limits.maxDepth) return this.fail('ws-too-deep', `elements nested deeper than ${limits.maxDepth}`, tagStart)
+        if (++depth > limits.maxDepth) return this.fail('WS_TOO_DEEP', `elements nested deeper than ${limits.maxDepth}`, tagStart)
         if (!this.startElement(depth, tagStart)) return -1
         if (sc.selfClosing) this.endElement(depth--)
         else this.open[depth - 1] = s.slice(tagStart + 1, sc.nameEnd)
@@ -207,7 +207,7 @@ class MessageReader {
   private startElement (depth: number, tagStart: number): boolean {
     const ns = this.ns
     if (!ns.enter(this.s, this.sc, depth, tagStart)) {
-      this.fail('ws-not-well-formed', ns.problem.message, ns.problem.at)
+      this.fail('WS_NOT_WELL_FORMED', ns.problem.message, ns.problem.at)
       return false
     }
     this.elementNs = this.sc.nameColon >= 0 ? ns.prefixNs : ns.defaultAttr >= 0 ? ns.defaultNs : undefined

@@ -2,7 +2,7 @@
  * The hostile namespace shapes of issue 13 (bench/lib/hostile-xml.ts) at the default 1 MiB
  * body limit: each is read to the end (accepted or refused with its code), the output is what
  * the splice rules say, and copying `<body/>` declarations into payloads cannot make the output
- * outgrow maxBodyBytes (body-forwarded-too-large, policy-violation). How long they take is
+ * outgrow maxBodyBytes (BODY_FORWARDED_TOO_LARGE, policy-violation). How long they take is
  * bench/body.ts's business: tests assert no timings.
  */
 import t from 'tap'
@@ -19,7 +19,7 @@ const EXPECTED: Record<string, number | string> = {
   'body prefixes used by one payload (elements)': 1,
   'body prefixes used by one payload (attributes)': 1,
   'body prefixes used by 100 payloads': 100,
-  'one long body declaration used by 100 payloads': 'body-forwarded-too-large',
+  'one long body declaration used by 100 payloads': 'BODY_FORWARDED_TOO_LARGE',
   'prefixes declared on one element': 1,
   'attributes on one element': 1,
   'one long namespace, many attributes in it (body)': 0,
@@ -67,7 +67,7 @@ void t.test('copies of body declarations count toward maxBodyBytes (XEP-0124 §1
   t.notOk(atLimit instanceof BoshBodyError, 'forwarding exactly maxBodyBytes passes')
   if (!(atLimit instanceof BoshBodyError)) t.equal(atLimit.children.join('').length, forwarded(3) + 3 * " xmlns='jabber:client'".length)
   const over = parseBody(Buffer.from(three), { maxBodyBytes: forwarded(3) - 1 })
-  t.ok(over instanceof BoshBodyError && over.code === 'body-forwarded-too-large', 'one byte more is refused')
+  t.ok(over instanceof BoshBodyError && over.code === 'BODY_FORWARDED_TOO_LARGE', 'one byte more is refused')
   if (over instanceof BoshBodyError) t.equal(over.condition, 'policy-violation')
 
   // Multibyte declarations count in UTF-8 bytes, as maxBodyBytes does.
@@ -75,7 +75,7 @@ void t.test('copies of body declarations count toward maxBodyBytes (XEP-0124 §1
   const wideForwarded = 3 * (6 + 1 + Buffer.byteLength(`xmlns:p='${'é'.repeat(1000)}'`))
   t.notOk(parseBody(wide, { maxBodyBytes: wideForwarded }) instanceof BoshBodyError)
   const wideOver = parseBody(Buffer.from(wide), { maxBodyBytes: wideForwarded - 1 })
-  t.ok(wideOver instanceof BoshBodyError && wideOver.code === 'body-forwarded-too-large')
+  t.ok(wideOver instanceof BoshBodyError && wideOver.code === 'BODY_FORWARDED_TOO_LARGE')
   t.end()
 })
 
@@ -87,7 +87,7 @@ void t.test('two prefixes bound to one long namespace still make a duplicate att
     `<body xmlns='${HB}' rid='1'><m xmlns:p='${uri}'><n xmlns:q='${uri}' p:x='1' q:x='2'/></m></body>`
   ]) {
     const r = parseBody(doc)
-    t.ok(r instanceof BoshBodyError && r.code === 'body-not-well-formed' && r.message.startsWith('duplicate attribute'), 'Namespaces in XML §6.3')
+    t.ok(r instanceof BoshBodyError && r.code === 'BODY_NOT_WELL_FORMED' && r.message.startsWith('duplicate attribute'), 'Namespaces in XML §6.3')
   }
   const distinct = parseBody(`<body xmlns='${HB}' rid='1' xmlns:p='${uri}'><m xmlns:q='${uri}x' p:x='1' q:x='2'/></body>`)
   t.notOk(distinct instanceof BoshBodyError, 'namespaces that differ only at the end are different')

@@ -89,7 +89,7 @@ const codes = new Set(found.map(f => f.code))
 void t.test('the finders still find every family (guards against a vacuous pass)', t => {
   for (const code of [
     'CONFIG_INVALID', 'SESSION_TABLE_FULL', 'SESSION_TABLE_OPTIONS', 'TIMER_OPTIONS', 'TIMER_ID_RANGE',
-    'LINK_DOWN', 'LINK_BAD_FRAME', 'LINK_REMOTE_ERROR', 'body-too-large', 'body-char-data',
+    'LINK_DOWN', 'LINK_BAD_FRAME', 'LINK_REMOTE_ERROR', 'BODY_TOO_LARGE', 'BODY_CHAR_DATA',
     'item-not-found', 'remote-stream-error', 'auth-failed', 'internal', 'CLI_USAGE', 'CLI_IQ_ERROR'
   ]) t.ok(codes.has(code), code)
   t.notOk([...codes].some(c => c.startsWith('<unresolved')), `every constructor code resolves: ${found.filter(f => f.code.startsWith('<')).map(f => `${f.code} in ${f.where}`).join(', ')}`)

@@ -227,7 +227,7 @@ void t.test('RFC 7395 §3.3.2: <open/> and <close/> outside the framing namespac
   c.send("<close xmlns='jabber:client'/>")
   const { messages } = await c.rest()
   t.match(messages, [streamError('invalid-namespace'), CLOSE], 'after the header: no second header of ours')
-  t.equal(e.backend.last().closed, 'ws-invalid-namespace', 'the link connection is closed with the error code as the reason')
+  t.equal(e.backend.last().closed, 'WS_INVALID_NAMESPACE', 'the link connection is closed with the error code as the reason')
 })
 
 void t.test('RFC 7395 §3.3.3: each message is one standalone element, forwarded as written', async t => {
@@ -267,7 +267,7 @@ void t.test('RFC 7395 §3.3.3: two elements, text or nothing in one message is n
     const { messages, code } = await c.rest()
     t.match(messages, [streamError(condition), CLOSE], JSON.stringify(bad))
     t.equal(code, 1000)
-    t.equal(e.backend.last().closed, condition.replace('not-well-formed', 'ws-not-well-formed').replace('invalid-namespace', 'ws-invalid-namespace'))
+    t.equal(e.backend.last().closed, condition.replace('not-well-formed', 'WS_NOT_WELL_FORMED').replace('invalid-namespace', 'WS_INVALID_NAMESPACE'))
   }
 })
 
