@@ -139,6 +139,10 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, rea
   // that two of them on one machine do not both claim 5281; set adminPort to pin it.
   if (c.port === 0 && where.adminPort === undefined) c.adminPort = 0
   if (c.linkMaxReceiveFrame < c.linkMaxFrame) throw new ConfigError(`${from('linkMaxReceiveFrame')}: must be at least the link's frame size (${c.linkMaxFrame})`)
+  // Node refuses a request timeout shorter than the headers' (the headers are part of the request).
+  if (c.requestTimeout < c.headersTimeout) throw new ConfigError(`${from('requestTimeout')}: must be at least the headers timeout (${c.headersTimeout} s)`)
+  // Room for at least one body of the largest size, or such a body could never be read.
+  if (c.maxBufferedBodyBytes < c.maxBodyBytes) throw new ConfigError(`${from('maxBufferedBodyBytes')}: must be at least maxBodyBytes (${c.maxBodyBytes})`)
   if (c.heartbeatTimeout <= c.heartbeatInterval) throw new ConfigError(`${from('heartbeatTimeout')}: must be longer than the heartbeat interval (${c.heartbeatInterval} s)`)
   if (c.websocketIdleTimeout > 0 && c.websocketPingInterval > 0 && c.websocketIdleTimeout <= c.websocketPingInterval) throw new ConfigError(`${from('websocketIdleTimeout')}: must be longer than the WebSocket ping interval (${c.websocketPingInterval} s)`)
   return c
