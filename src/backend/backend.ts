@@ -10,6 +10,63 @@
 
 export type Transport = 'bosh' | 'websocket'
 
+/** RFC 6120 §4.9.3: every defined stream error condition. */
+export const STREAM_ERROR_CONDITIONS = [
+  'bad-format', 'bad-namespace-prefix', 'conflict', 'connection-timeout', 'host-gone',
+  'host-unknown', 'improper-addressing', 'internal-server-error', 'invalid-from',
+  'invalid-namespace', 'invalid-xml', 'not-authorized', 'not-well-formed', 'policy-violation',
+  'remote-connection-failed', 'reset', 'resource-constraint', 'restricted-xml', 'see-other-host',
+  'system-shutdown', 'undefined-condition', 'unsupported-encoding', 'unsupported-feature',
+  'unsupported-stanza-type', 'unsupported-version'
+] as const
+
+export type StreamErrorCondition = typeof STREAM_ERROR_CONDITIONS[number]
+
+const STREAM_ERROR_SET: ReadonlySet<string> = new Set(STREAM_ERROR_CONDITIONS)
+
+export function isStreamErrorCondition (name: string): name is StreamErrorCondition {
+  return STREAM_ERROR_SET.has(name)
+}
+
+/**
+ * Why a connection ended when the server did not end its stream itself: the backend
+ * implementation's own reasons (for the link, docs/link-protocol.md).
+ */
+export type LinkCloseReason =
+  /** the link went down: every connection on it ends ("When the link is lost…") */
+  | 'link-lost'
+  /** the edge stopped the link (shutdown) */
+  | 'link-closed'
+  /** a session frame from the server that the link could not decode (ERROR bad-frame) */
+  | 'bad-frame'
+  /** the server sent an element larger than the link accepts (maxReceiveFrameSize) */
+  | 'frame-too-large'
+  /** the server's terminal ERRORs about the connection (docs/link-protocol.md "Errors") */
+  | 'session-limit'
+  | 'internal'
+  | 'unknown-connection'
+  | 'duplicate-connection'
+
+/**
+ * Why a stream ended, as a ConnectionHandler hears it:
+ *  - '' : the server ended the stream normally (the user logged out, the session was replaced
+ *    without an error, …);
+ *  - a stream error condition: the server ended the stream with it; when it sent a
+ *    `<stream:error/>`, that element came first through onData. A condition RFC 6120 does not
+ *    define arrives as `undefined-condition` (closeReasonFromServer);
+ *  - a LinkCloseReason: the backend implementation ended it.
+ * Each transport maps these with an exhaustive switch (src/bosh/conditions.ts
+ * conditionForStreamEnd, src/ws/conditions.ts conditionForClose), which the compiler checks
+ * when a reason is added here.
+ */
+export type CloseReason = '' | StreamErrorCondition | LinkCloseReason
+
+/** A CLOSE condition as the server wrote it, as a CloseReason. */
+export function closeReasonFromServer (condition: string): '' | StreamErrorCondition {
+  if (condition === '' || isStreamErrorCondition(condition)) return condition
+  return 'undefined-condition' // RFC 6120 §4.9.3.21: not one of the defined conditions
+}
+
 export interface OpenParams {
   transport: Transport
   /** the domain the client asked for (BOSH `to`, RFC 7395 `<open to=…>`) */
@@ -33,12 +90,8 @@ export interface ConnectionHandler {
   onStreamStart (start: StreamStart): void
   /** exactly one top-level element, standalone (it declares its own namespaces) */
   onData (xml: string): void
-  /**
-   * The stream is over. `condition` is '' for a normal end, the XMPP stream error condition
-   * after a `<stream:error>` (delivered by onData first), or a link-level reason
-   * (`link-lost`, `link-queue-full`, ...).
-   */
-  onClose (condition: string): void
+  /** The stream is over, for `reason` (see CloseReason). */
+  onClose (reason: CloseReason): void
 }
 
 export interface Backend {

@@ -11,7 +11,7 @@ import { conditionForStreamEnd, legacyStatus, type TerminalCondition } from './c
 import { bodyResponse, terminateResponse, type BodyAttrs } from './response.ts'
 import type { BoshOptions } from './options.ts'
 import type { BoshRequest } from './request.ts'
-import type { ConnectionHandler, StreamStart } from '../backend/backend.ts'
+import type { CloseReason, ConnectionHandler, StreamStart } from '../backend/backend.ts'
 import type { AbortListener, Responder } from './responder.ts'
 import { earlierKey, keepKey, nextExpected, sameKey } from './keys.ts'
 import { cachedFor, dropCachedUpTo, remember, type Cached, type ResponseCache } from './response-cache.ts'
@@ -235,7 +235,7 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
   }
 
   /** The server ended the stream (or the link was lost). */
-  onClose (condition: string): void {
+  onClose (condition: CloseReason): void {
     if (this.phase === Phase.Ended) return
     this.phase = Phase.Ended
     this.endCondition = conditionForStreamEnd(condition, (this.flags & Flag.SawStreamError) !== 0)

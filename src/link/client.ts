@@ -21,7 +21,8 @@
 import { EventEmitter } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import type { Backend, ConnectionHandler } from '../backend/backend.ts'
+import { closeReasonFromServer } from '../backend/backend.ts'
+import type { Backend, ConnectionHandler, LinkCloseReason } from '../backend/backend.ts'
 import type { MegaphoneError } from '../errors.ts'
 import {
   FrameDecoder, LinkProtocolError, encodeAuth, encodeClose, encodeData, encodeError, encodeOpen, encodePing,
@@ -52,9 +53,9 @@ export interface LinkConnectionHandler extends ConnectionHandler {
   onError? (error: LinkProtocolError): void
 }
 
-/** The condition handlers get in onClose when the link is lost or stopped. */
-export const CONDITION_LINK_LOST = 'link-lost'
-export const CONDITION_LINK_CLOSED = 'link-closed'
+/** The reasons handlers get in onClose when the link is lost or stopped. */
+export const CONDITION_LINK_LOST = 'link-lost' satisfies LinkCloseReason
+export const CONDITION_LINK_CLOSED = 'link-closed' satisfies LinkCloseReason
 
 export interface LinkEvents {
   /** The handshake succeeded; sessions may open. */
@@ -79,7 +80,14 @@ const STOPPED = 5
  * talk): the edge ends the connection on receipt and ignores a CLOSE that may follow.
  * (`bad-xml` is not here: it is followed by a stream error and a CLOSE, which the session relays.)
  */
-const TERMINAL_ERRORS: ReadonlySet<string> = new Set<ProtocolErrorName>(['session-limit', 'internal', 'unknown-connection', 'duplicate-connection'])
+/** The ERRORs about a connection that end it (docs/link-protocol.md "Errors"); each is a close reason too. */
+const TERMINAL_ERROR_NAMES = ['session-limit', 'internal', 'unknown-connection', 'duplicate-connection'] as const satisfies ReadonlyArray<ProtocolErrorName & LinkCloseReason>
+type TerminalError = typeof TERMINAL_ERROR_NAMES[number]
+const TERMINAL_ERRORS: ReadonlySet<string> = new Set(TERMINAL_ERROR_NAMES)
+
+function isTerminalError (name: ProtocolErrorName | 'unknown'): name is TerminalError {
+  return TERMINAL_ERRORS.has(name)
+}
 
 /** Frame types only the edge may send (docs/link-protocol.md "Frame types", direction column). */
 const EDGE_ONLY: ReadonlySet<number> = new Set([AUTH, STATS_REQUEST, OPEN, RESTART])
@@ -432,7 +440,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       } else {
         const c = parseClose(connId, data)
         this.connections.delete(connId)
-        handler.onClose(c instanceof LinkProtocolError ? 'bad-frame' : c.condition)
+        handler.onClose(c instanceof LinkProtocolError ? 'bad-frame' : closeReasonFromServer(c.condition))
       }
     } catch (err) {
       this.emit('warning', linkError(LINK_HANDLER_THREW, `the handler of connection ${connId} threw`, err))
@@ -464,7 +472,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       return
     }
     try {
-      if (TERMINAL_ERRORS.has(error.protocolError)) {
+      if (isTerminalError(error.protocolError)) {
         this.connections.delete(connId)
         handler.onClose(error.protocolError)
       } else {
@@ -566,7 +574,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
    * Ends every connection (docs/link-protocol.md: "When the link is lost, every connection of
    * that link ends on both sides"), rejects pending stats, closes the socket, reports.
    */
-  private teardown (reason: MegaphoneError, condition: string, destroy: boolean): void {
+  private teardown (reason: MegaphoneError, condition: LinkCloseReason, destroy: boolean): void {
     clearTimeout(this.handshakeTimer)
     clearInterval(this.pingTimer)
     clearInterval(this.watchdogTimer)

@@ -1,43 +1,38 @@
 /**
  * The stream error conditions of RFC 6120 §4.9.3 that the WebSocket endpoint sends itself, and
- * how a link close reason becomes one when the server did not send a `<stream:error/>` of its own.
+ * how a backend close reason becomes one when the server did not send a `<stream:error/>` of
+ * its own. The conditions are the backend contract's (src/backend/backend.ts).
  */
+import type { CloseReason, StreamErrorCondition } from '../backend/backend.ts'
 
-/** RFC 6120 §4.9.3, every defined condition. */
-export const STREAM_CONDITIONS = [
-  'bad-format', 'bad-namespace-prefix', 'conflict', 'connection-timeout', 'host-gone',
-  'host-unknown', 'improper-addressing', 'internal-server-error', 'invalid-from',
-  'invalid-namespace', 'invalid-xml', 'not-authorized', 'not-well-formed', 'policy-violation',
-  'remote-connection-failed', 'reset', 'resource-constraint', 'restricted-xml', 'see-other-host',
-  'system-shutdown', 'undefined-condition', 'unsupported-encoding', 'unsupported-feature',
-  'unsupported-stanza-type', 'unsupported-version'
-] as const
-
-export type StreamCondition = typeof STREAM_CONDITIONS[number]
-
-const KNOWN: ReadonlySet<string> = new Set(STREAM_CONDITIONS)
-
-export function isStreamCondition (name: string): name is StreamCondition {
-  return KNOWN.has(name)
-}
+export { STREAM_ERROR_CONDITIONS as STREAM_CONDITIONS, isStreamErrorCondition as isStreamCondition } from '../backend/backend.ts'
+export type StreamCondition = StreamErrorCondition
 
 /**
- * The condition to tell the client when its stream ended for `reason` (the backend's onClose
- * condition) and the server sent no `<stream:error/>` first. The server's own conditions pass
- * through; the link's reasons (docs/link-protocol.md) are named in XMPP terms.
+ * The condition to tell the client when its stream ended for `reason` (the backend's onClose,
+ * other than a normal end) and the server sent no `<stream:error/>` first. The server's own
+ * conditions pass through; the backend's reasons are named in XMPP terms. Every reason is named
+ * here: the compiler refuses a CloseReason this switch does not handle.
  */
-export function conditionForClose (reason: string): StreamCondition {
-  if (isStreamCondition(reason)) return reason
+export function conditionForClose (reason: Exclude<CloseReason, ''>): StreamCondition {
   switch (reason) {
+    // RFC 6120 §4.9.3.16: the server behind the edge is out of reach, or no longer knows the stream
+    case 'link-lost':
+    case 'link-closed':
+    case 'unknown-connection':
+    case 'duplicate-connection':
+      return 'remote-connection-failed'
+    // RFC 6120 §4.9.3.17: the server has no room for another session
     case 'session-limit': return 'resource-constraint'
+    // RFC 6120 §4.9.3.8: a broken frame or a failure inside the server
     case 'internal':
-    case 'internal-error':
     case 'bad-frame':
       return 'internal-server-error'
-    // The server sent an element larger than the link accepts (maxReceiveFrameSize).
+    // the server sent an element larger than the link accepts (maxReceiveFrameSize)
     case 'frame-too-large': return 'undefined-condition'
-    // link-lost, link-closed, link-queue-full, unknown-connection, duplicate-connection: the
-    // server behind the edge is out of reach (RFC 6120 §4.9.3.16).
-    default: return 'remote-connection-failed'
+    default:
+      // a stream error condition of the server's, as it is (narrowed: a link reason missing
+      // above would not be a StreamErrorCondition here)
+      return reason
   }
 }

@@ -12,7 +12,7 @@
  * comes first.
  */
 import { randomBytes } from 'node:crypto'
-import type { Backend, ConnectionHandler, StreamStart } from '../backend/backend.ts'
+import type { Backend, CloseReason, ConnectionHandler, StreamStart } from '../backend/backend.ts'
 import { isMegaphoneError } from '../errors.ts'
 import { conditionForClose, type StreamCondition } from './conditions.ts'
 import { closeElement, isSaslSuccess, isStreamError, openElement, streamErrorElement } from './framing.ts'
@@ -240,7 +240,7 @@ export class WsSession implements ConnectionHandler {
     this.send(xml)
   }
 
-  onClose (condition: string): void {
+  onClose (condition: CloseReason): void {
     if (this.phase === Phase.Ended) return
     this.connId = 0 // the backend has forgotten the id already: nothing to close
     const out: string[] = []

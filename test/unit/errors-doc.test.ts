@@ -69,8 +69,8 @@ function findCodes (files: Array<[string, string]>): Found[] {
     for (const m of text.matchAll(/\bconst\s+([A-Z][A-Z0-9_]*)\s*=\s*'([^']*)'/g)) {
       if (m[1] === m[2] && m[1]!.includes('_')) add(m[1]!, where, 'code constant')
     }
-    // 3. String unions named *ErrorCode, and the BOSH terminal conditions.
-    for (const m of text.matchAll(/\bexport\s+type\s+(\w+ErrorCode|TerminalCondition)\s*=((?:\s*\|?\s*'[^']*')+)/g)) {
+    // 3. String unions named *ErrorCode, the BOSH terminal conditions, the backend's close reasons.
+    for (const m of text.matchAll(/\bexport\s+type\s+(\w+ErrorCode|TerminalCondition|LinkCloseReason)\s*=((?:\s*\|?\s*'[^']*')+)/g)) {
       for (const lit of m[2]!.matchAll(/'([^']*)'/g)) add(lit[1]!, where, m[1]!)
     }
     // 4. The link protocol's ERROR names.
@@ -90,7 +90,8 @@ void t.test('the finders still find every family (guards against a vacuous pass)
   for (const code of [
     'CONFIG_INVALID', 'SESSION_TABLE_FULL', 'SESSION_TABLE_OPTIONS', 'TIMER_OPTIONS', 'TIMER_ID_RANGE',
     'LINK_DOWN', 'LINK_BAD_FRAME', 'LINK_REMOTE_ERROR', 'BODY_TOO_LARGE', 'BODY_CHAR_DATA',
-    'item-not-found', 'remote-stream-error', 'auth-failed', 'internal', 'CLI_USAGE', 'CLI_IQ_ERROR'
+    'item-not-found', 'remote-stream-error', 'auth-failed', 'internal', 'CLI_USAGE', 'CLI_IQ_ERROR',
+    'link-lost', 'link-closed'
   ]) t.ok(codes.has(code), code)
   t.notOk([...codes].some(c => c.startsWith('<unresolved')), `every constructor code resolves: ${found.filter(f => f.code.startsWith('<')).map(f => `${f.code} in ${f.where}`).join(', ')}`)
   t.end()
@@ -131,4 +132,29 @@ void t.test('the finders on a made-up source', t => {
   const got = [...new Set(findCodes([['src/made-up.ts', src]]).map(f => f.code))].sort()
   t.same(got, ['E_CODE', 'FOO_BAR', 'U_FIXED', 'auth-failed', 'internal', 'x-one', 'x-two'])
   t.end()
+})
+
+void t.test('the close reasons table says what each transport answers', async t => {
+  const { conditionForStreamEnd } = await import('../../src/bosh/conditions.ts')
+  const { conditionForClose } = await import('../../src/ws/conditions.ts')
+  const { closeReasonFromServer } = await import('../../src/backend/backend.ts')
+  const section = DOC.slice(DOC.indexOf('## Close reasons'), DOC.indexOf('## Command line'))
+  const rows = [...section.matchAll(/^\| `([a-z-]+)` \|[^|]*\|[^|]*\| `([a-z-]+)` \| `([a-z-]+)` \|$/gm)]
+  const reasons = ['link-lost', 'link-closed', 'bad-frame', 'frame-too-large', 'session-limit', 'internal', 'unknown-connection', 'duplicate-connection'] as const
+  t.same(rows.map(r => r[1]).sort(), [...reasons].sort(), 'one row per LinkCloseReason')
+  for (const r of rows) {
+    const reason = reasons.find(x => x === r[1])
+    if (reason === undefined) continue
+    t.equal(conditionForStreamEnd(reason, false), r[2], `${reason}: BOSH`)
+    t.equal(conditionForClose(reason), r[3], `${reason}: WebSocket`)
+    t.equal(conditionForStreamEnd(reason, true), 'remote-stream-error', `${reason} after a <stream:error/>: BOSH copies it (XEP-0206 §6)`)
+  }
+  t.equal(closeReasonFromServer(''), '', 'a normal end')
+  t.equal(closeReasonFromServer('conflict'), 'conflict', 'a stream condition as it is')
+  t.equal(closeReasonFromServer('link-lost'), 'undefined-condition', 'the server cannot pass for the link')
+  t.equal(closeReasonFromServer('made-up'), 'undefined-condition', 'RFC 6120 §4.9.3.21')
+  t.equal(conditionForStreamEnd('conflict', false), 'remote-stream-error')
+  t.equal(conditionForStreamEnd('host-gone', false), 'host-gone', 'XEP-0124 §17.2 has a condition of that name')
+  t.equal(conditionForStreamEnd('', false), '')
+  t.equal(conditionForClose('conflict'), 'conflict')
 })
