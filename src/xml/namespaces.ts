@@ -66,10 +66,14 @@ export class NamespaceScope {
   /** why the last enter() returned false */
   problem: NamespaceProblem = { message: '', at: 0 }
 
-  /** prefix to a stack of namespace names, innermost last; null until something is declared */
-  private scope: Map<string, string[]> | null = null
-  /** the prefixes each open element declared, by depth */
-  private readonly declared: (string[] | null)[] = []
+  /** prefix to the namespace it is bound to now; null until something is declared */
+  private scope: Map<string, string> | null = null
+  // What each declaration replaced, to put back at the end tag: the prefix and its previous
+  // namespace (undefined: none), pushed in order; undoMark[depth] is the log's length when the
+  // element at that depth started. No array per prefix or per element.
+  private readonly undoPrefix: string[] = []
+  private readonly undoUri: (string | undefined)[] = []
+  private readonly undoMark: number[] = []
   // Both made on first need: most stanzas never have two prefixed attributes on one element.
   /** namespace name to its id, for the whole document (clear() keeps it) */
   private ids: Map<string, number> | null = null
@@ -81,7 +85,8 @@ export class NamespaceScope {
   /** Forgets everything in scope (a new payload). */
   clear (): void {
     this.scope = null
-    this.declared.length = 0
+    this.undoPrefix.length = 0
+    this.undoUri.length = 0
   }
 
   /**
@@ -102,9 +107,9 @@ export class NamespaceScope {
    * attributes may share an expanded name. False, with `problem` set, on the first violation.
    */
   enter (s: string, sc: XmlScanner, depth: number, tagStart: number): boolean {
-    let decls: string[] | null = null
     let prefixed = 0
     this.defaultAttr = -1
+    this.undoMark[depth] = this.undoPrefix.length
     for (let k = 0; k < sc.attrCount; k++) {
       const colon = sc.attrColon[k]!
       const start = sc.attrStart[k]!
@@ -125,13 +130,11 @@ export class NamespaceScope {
       const uri = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
       const bad = badDeclaration(prefix, uri)
       if (bad !== null) return this.fail(bad, start)
-      this.scope ??= new Map()
-      const stack = this.scope.get(prefix)
-      if (stack === undefined) this.scope.set(prefix, [uri])
-      else stack.push(uri)
-      ;(decls ??= []).push(prefix)
+      const scope = this.scope ??= new Map<string, string>()
+      this.undoPrefix.push(prefix)
+      this.undoUri.push(scope.get(prefix))
+      scope.set(prefix, uri)
     }
-    this.declared[depth] = decls
     this.prefixNs = undefined
     if (sc.nameColon >= 0) {
       const prefix = s.slice(tagStart + 1, sc.nameColon)
@@ -163,17 +166,21 @@ export class NamespaceScope {
 
   /** The end tag of the element entered at `depth`: its declarations leave scope. */
   leave (depth: number): void {
-    const decls = this.declared[depth]
-    if (decls != null) for (const p of decls) this.scope?.get(p)?.pop()
-    this.declared[depth] = null
+    const { undoPrefix, undoUri, scope } = this
+    const mark = this.undoMark[depth]!
+    if (scope === null) return
+    while (undoPrefix.length > mark) {
+      const prefix = undoPrefix.pop()!
+      const uri = undoUri.pop()
+      if (uri === undefined) scope.delete(prefix)
+      else scope.set(prefix, uri)
+    }
   }
 
   /** A prefix's namespace, or undefined when nothing declares it (Namespaces in XML §5 NSC: Prefix Declared). */
   resolve (prefix: string): string | undefined {
     if (prefix === 'xml') return NS_XML
-    const stack = this.scope?.get(prefix)
-    if (stack !== undefined && stack.length > 0) return stack[stack.length - 1]
-    return this.outer(prefix)
+    return this.scope?.get(prefix) ?? this.outer(prefix)
   }
 
   private fail (message: string, at: number): false {
