@@ -1,12 +1,9 @@
 /**
- * The stream error conditions of RFC 6120 §4.9.3 that the WebSocket endpoint sends itself, and
- * how a backend close reason becomes one when the server did not send a `<stream:error/>` of
- * its own. The conditions are the backend contract's (src/backend/backend.ts).
+ * How a backend close reason becomes an RFC 6120 §4.9.3 stream error condition for a WebSocket
+ * client when the server did not send a `<stream:error/>` of its own. The conditions, and the
+ * reasons, are the backend contract's (src/backend/backend.ts).
  */
 import type { CloseReason, StreamErrorCondition } from '../backend/backend.ts'
-
-export { STREAM_ERROR_CONDITIONS as STREAM_CONDITIONS, isStreamErrorCondition as isStreamCondition } from '../backend/backend.ts'
-export type StreamCondition = StreamErrorCondition
 
 /**
  * The condition to tell the client when its stream ended for `reason` (the backend's onClose,
@@ -14,7 +11,7 @@ export type StreamCondition = StreamErrorCondition
  * conditions pass through; the backend's reasons are named in XMPP terms. Every reason is named
  * here: the compiler refuses a CloseReason this switch does not handle.
  */
-export function conditionForClose (reason: Exclude<CloseReason, ''>): StreamCondition {
+export function conditionForClose (reason: Exclude<CloseReason, ''>): StreamErrorCondition {
   switch (reason) {
     // RFC 6120 §4.9.3.16: the server behind the edge is out of reach, or no longer knows the stream
     case 'link-lost':

@@ -5,7 +5,7 @@
  * come from the server are never built here: they are sent as they arrive.
  */
 import { escapeAttr } from '../xml/escape.ts'
-import type { StreamCondition } from './conditions.ts'
+import type { StreamErrorCondition } from '../backend/backend.ts'
 
 /** RFC 7395 §3.3.2: the framed stream namespace of `<open/>` and `<close/>`. */
 export const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing'
@@ -42,7 +42,7 @@ export function closeElement (seeOtherUri = ''): string {
 }
 
 /** RFC 6120 §4.9.2: a stream error, standalone (it declares the `stream` prefix itself). */
-export function streamErrorElement (condition: StreamCondition): string {
+export function streamErrorElement (condition: StreamErrorCondition): string {
   return `<stream:error xmlns:stream='${NS_STREAMS}'><${condition} xmlns='${NS_STREAM_ERRORS}'/></stream:error>`
 }
 

@@ -3,7 +3,7 @@
  * session ends the stream with `condition` as a stream error (RFC 7395 §3.5, RFC 6120 §4.9.3).
  */
 import { MegaphoneError } from '../errors.ts'
-import type { StreamCondition } from './conditions.ts'
+import type { StreamErrorCondition } from '../backend/backend.ts'
 
 /** Stable codes, documented in docs/errors.md. */
 export type WsMessageErrorCode =
@@ -18,7 +18,7 @@ export type WsMessageErrorCode =
   /** an element of the framing namespace other than `<open/>` and `<close/>` */
   | 'WS_UNSUPPORTED_FRAMING'
 
-const CONDITIONS: Record<WsMessageErrorCode, StreamCondition> = {
+const CONDITIONS: Record<WsMessageErrorCode, StreamErrorCondition> = {
   'WS_NOT_WELL_FORMED': 'not-well-formed', // RFC 6120 §4.9.3.13
   'WS_RESTRICTED_XML': 'restricted-xml', // RFC 6120 §4.9.3.18
   'WS_TOO_DEEP': 'policy-violation', // RFC 6120 §4.9.3.14: a local limit
@@ -29,7 +29,7 @@ const CONDITIONS: Record<WsMessageErrorCode, StreamCondition> = {
 export class WsMessageError extends MegaphoneError {
   declare readonly code: WsMessageErrorCode
   /** the stream error condition to end the stream with */
-  readonly condition: StreamCondition
+  readonly condition: StreamErrorCondition
   /** UTF-16 index into the message where the problem was found (for logs) */
   readonly offset: number
   /** discriminates from a parsed message, whose `ok` is true */

@@ -12,9 +12,9 @@
  * comes first.
  */
 import { randomBytes } from 'node:crypto'
-import type { Backend, CloseReason, ConnectionHandler, StreamStart } from '../backend/backend.ts'
+import type { Backend, CloseReason, ConnectionHandler, StreamErrorCondition, StreamStart } from '../backend/backend.ts'
 import { isMegaphoneError } from '../errors.ts'
-import { conditionForClose, type StreamCondition } from './conditions.ts'
+import { conditionForClose } from './conditions.ts'
 import { closeElement, isSaslSuccess, isStreamError, openElement, streamErrorElement } from './framing.ts'
 import type { FramingAttrs, WsMessage, WsMessageError } from './message.ts'
 import type { WsOptions } from './options.ts'
@@ -305,7 +305,7 @@ export class WsSession implements ConnectionHandler {
    * Ends the stream with a stream error (RFC 7395 §3.5: the `<stream:error/>`, then `<close/>`),
    * preceded by a header of ours when the client's `<open/>` has not been answered.
    */
-  private fail (condition: StreamCondition, reason: string, wsCode = 1000): void {
+  private fail (condition: StreamErrorCondition, reason: string, wsCode = 1000): void {
     if (this.phase === Phase.Ended) return
     const out: string[] = []
     if (this.phase !== Phase.Open) out.push(this.ownHeader())
