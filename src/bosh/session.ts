@@ -427,7 +427,11 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
 
   private newHeld (req: BoshRequest, reply: Responder, now: number): Held {
     reply.holder = this
-    const bound = this.host.options.featuresTimeout
+    // XEP-0206 §5: the restart response waits for the new features like any held request waits
+    // for payloads, for `wait` (a client such as Strophe sends nothing more until they come, so
+    // answering it empty early would leave it with no request open); a polling session, whose
+    // `wait` is 0, still gives them featuresTimeout.
+    const bound = Math.max(this.wait, this.host.options.featuresTimeout)
     const waitsForFeatures = req.restart && bound > 0 && (this.flags & Flag.FeaturesDue) !== 0
     return {
       rid: req.rid,

@@ -110,7 +110,7 @@ const DECLARED = [
   { key: 'openTimeout', type: 'int', default: 10, min: 1, max: 300, description: 'seconds to wait for the server to answer a new session (WebSocket: also for the client\'s first `<open/>`)' },
   // ejabberd sends the stream features right behind the header (the same link chunk); 2 s covers
   // a busy server without a client noticing the wait when none come.
-  { key: 'featuresTimeout', type: 'number', default: 2, min: 0, max: 60, description: 'seconds a BOSH session creation response, and the response to a stream restart, wait for the server\'s stream features (XEP-0206 §4, §5) before they go without them; 0 does not wait' },
+  { key: 'featuresTimeout', type: 'number', default: 2, min: 0, max: 60, description: 'seconds a BOSH session creation response waits for the server\'s stream features (XEP-0206 §4) before it goes without them (a stream restart\'s response waits for them up to the session\'s wait, or this long in a polling session); 0 does not wait' },
   { key: 'timerResolution', type: 'int', default: 100, min: 1, max: 10000, description: 'timer wheel tick (ms): deadlines fire at most this late' },
   // ejabberd's own WebSocket path is /websocket; /xmpp-websocket is what Prosody, Openfire and
   // most deployment guides use, and what Converse.js documents.
