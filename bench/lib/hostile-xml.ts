@@ -67,7 +67,9 @@ export const HOSTILE_SHAPES: HostileShape[] = [
   },
   {
     name: 'attributes on <body/>',
-    body: bytes => fill(BODY, k => ` a${k}=''`, '/>', bytes)
+    body: bytes => fill(BODY, k => ` a${k}=''`, '/>', bytes),
+    // as a message: the same on the stream header <open/> (RFC 7395 §3.3.2)
+    message: bytes => fill("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='x' version='1.0'", k => ` a${k}=''`, '/>', bytes)
   },
   {
     name: 'body prefixes used by one payload (elements)',

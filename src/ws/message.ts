@@ -24,10 +24,14 @@ const BANG = 0x21
 const QUESTION = 0x3f
 
 /**
- * Attributes of `<open/>` or `<close/>`, values decoded, keyed as written for unprefixed names
- * ('to', 'version', 'see-other-uri') and 'xml:lang'. The record has no prototype.
+ * Attributes of `<open/>` or `<close/>` that RFC 7395 defines (FRAMING_ATTRIBUTES), values
+ * decoded, keyed as written ('to', 'version', 'see-other-uri', 'xml:lang'); others are not
+ * kept. The record has no prototype.
  */
 export type FramingAttrs = Record<string, string>
+
+/** RFC 7395 §3.3.2 (`<open/>`: to, from, id, version, xml:lang), §3.6 (`<close/>`: see-other-uri). */
+const FRAMING_ATTRIBUTES = ['to', 'from', 'id', 'version', 'xml:lang', 'see-other-uri']
 
 export interface FramingMessage {
   ok: true
@@ -149,10 +153,10 @@ class MessageReader {
     const { s, sc } = this
     const attrs = Object.create(null) as FramingAttrs
     for (let k = 0; k < sc.attrCount; k++) {
-      const name = sc.attrName(k) // the root's attributes: few, or refused
-      if ((sc.attrColon[k]! < 0 && name !== 'xmlns') || name === 'xml:lang') {
-        attrs[name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
-      }
+      // Only the attributes RFC 7395 defines: a record keyed by thousands of names of the
+      // client's choosing costs far more than reading them (as for BOSH, src/bosh/body.ts).
+      const name = FRAMING_ATTRIBUTES.find(a => sc.attrNameIs(k, a))
+      if (name !== undefined) attrs[name] = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
     }
     return attrs
   }
