@@ -90,6 +90,20 @@ export const HOSTILE_SHAPES: HostileShape[] = [
     }
   },
   {
+    name: '100 payloads each using every body prefix',
+    body: bytes => {
+      let n = 0
+      for (let declared = 0, used = 0; ; n++) {
+        declared += decl(n).length
+        used += `<p${n}:a/>`.length
+        if (BODY.length + declared + 1 + 100 * ('<m></m>'.length + used) + '</body>'.length > bytes) break
+      }
+      const decls = Array.from({ length: n }, (_, k) => decl(k)).join('')
+      const payload = `<m>${Array.from({ length: n }, (_, k) => `<p${k}:a/>`).join('')}</m>`
+      return `${BODY}${decls}>${payload.repeat(100)}</body>`
+    }
+  },
+  {
     name: 'one long body declaration used by 100 payloads',
     body: bytes => `${BODY} xmlns:p='${'u'.repeat(bytes - 1000)}'>${'<p:m/>'.repeat(100)}</body>`
   },

@@ -19,6 +19,7 @@ const EXPECTED: Record<string, number | string> = {
   'body prefixes used by one payload (elements)': 1,
   'body prefixes used by one payload (attributes)': 1,
   'body prefixes used by 100 payloads': 100,
+  '100 payloads each using every body prefix': 'BODY_FORWARDED_TOO_LARGE',
   'one long body declaration used by 100 payloads': 'BODY_FORWARDED_TOO_LARGE',
   'prefixes declared on one element': 1,
   'attributes on one element': 1,
