@@ -79,6 +79,10 @@ export class NamespaceScope {
   private ids: Map<string, number> | null = null
   /** expanded names of the attributes of the tag being entered; reused from tag to tag */
   private expanded: Set<string> | null = null
+  /** by namespace id: the last tag (tagSerial) with a prefixed attribute in it, and that attribute's index */
+  private idTag = new Int32Array(0)
+  private idFirst = new Int32Array(0)
+  private tagSerial = 0
 
   constructor (private readonly outer: (prefix: string) => string | undefined = () => undefined) {}
 
@@ -145,9 +149,11 @@ export class NamespaceScope {
     }
     if (prefixed === 0) return true
     // Namespaces in XML §6.3: no two attributes with the same expanded name. The scanner has
-    // refused equal qualified names, so only a single prefixed attribute needs no set.
-    const expanded = prefixed > 1 ? (this.expanded ??= new Set<string>()) : null
-    expanded?.clear()
+    // refused equal qualified names, so two attributes can only clash through two prefixes
+    // bound to one namespace. Each namespace id notes the first attribute of this tag whose
+    // prefix led to it; only a second, different prefix for one id calls for the exact check.
+    const tag = ++this.tagSerial
+    let twoPrefixes = false
     for (let k = 0; k < sc.attrCount; k++) {
       const colon = sc.attrColon[k]!
       const start = sc.attrStart[k]!
@@ -155,13 +161,42 @@ export class NamespaceScope {
       const prefix = s.slice(start, colon)
       const uri = this.resolve(prefix)
       if (uri === undefined) return this.fail(`undeclared prefix ${prefix}`, start)
-      if (expanded !== null) {
-        const key = `${this.nsId(uri)} ${s.slice(colon + 1, sc.attrNameEnd[k])}`
-        const size = expanded.size
-        if (expanded.add(key).size === size) return this.fail(`duplicate attribute ${sc.attrName(k)}`, start)
+      if (prefixed === 1 || twoPrefixes) continue
+      const id = this.nsId(uri)
+      if (id >= this.idTag.length) this.growIds()
+      if (this.idTag[id] !== tag) {
+        this.idTag[id] = tag
+        this.idFirst[id] = k
+      } else if (!samePrefix(s, sc, this.idFirst[id]!, k)) {
+        twoPrefixes = true
       }
     }
+    return !twoPrefixes || this.expandedNamesUnique(s, sc)
+  }
+
+  /** The exact check of Namespaces in XML §6.3, by (namespace id, local name). */
+  private expandedNamesUnique (s: string, sc: XmlScanner): boolean {
+    const expanded = this.expanded ??= new Set<string>()
+    expanded.clear()
+    for (let k = 0; k < sc.attrCount; k++) {
+      const colon = sc.attrColon[k]!
+      const start = sc.attrStart[k]!
+      if (colon < 0 || (colon - start === 5 && s.startsWith('xmlns', start))) continue
+      const key = `${this.nsId(this.resolve(s.slice(start, colon))!)} ${s.slice(colon + 1, sc.attrNameEnd[k])}`
+      const size = expanded.size // one lookup, not has() then add()
+      if (expanded.add(key).size === size) return this.fail(`duplicate attribute ${sc.attrName(k)}`, start)
+    }
     return true
+  }
+
+  private growIds (): void {
+    const size = Math.max(64, this.ids?.size ?? 0) * 2
+    const tag = new Int32Array(size)
+    tag.set(this.idTag)
+    const first = new Int32Array(size)
+    first.set(this.idFirst)
+    this.idTag = tag
+    this.idFirst = first
   }
 
   /** The end tag of the element entered at `depth`: its declarations leave scope. */
@@ -187,4 +222,14 @@ export class NamespaceScope {
     this.problem = { message, at }
     return false
   }
+}
+
+/** Whether attributes a and b of the scanner's last tag are written with the same prefix. */
+function samePrefix (s: string, sc: XmlScanner, a: number, b: number): boolean {
+  let i = sc.attrStart[a]!
+  let j = sc.attrStart[b]!
+  const end = sc.attrColon[a]!
+  if (end - i !== sc.attrColon[b]! - j) return false
+  while (i < end) if (s.charCodeAt(i++) !== s.charCodeAt(j++)) return false
+  return true
 }

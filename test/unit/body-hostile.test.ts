@@ -94,5 +94,11 @@ void t.test('two prefixes bound to one long namespace still make a duplicate att
   }
   const distinct = parseBody(`<body xmlns='${HB}' rid='1' xmlns:p='${uri}'><m xmlns:q='${uri}x' p:x='1' q:x='2'/></body>`)
   t.notOk(distinct instanceof BoshBodyError, 'namespaces that differ only at the end are different')
+  // many attributes under one prefix, then a second prefix for the same namespace
+  const many = Array.from({ length: 1000 }, (_, k) => ` p:a${k}=''`).join('')
+  const clash = parseBody(`<body xmlns='${HB}' rid='1'><m xmlns:p='urn:u' xmlns:q='urn:u'${many} q:b='' q:a999=''/></body>`)
+  t.ok(clash instanceof BoshBodyError && clash.message.startsWith('duplicate attribute q:a999'), 'found after a thousand attributes')
+  const noClash = parseBody(`<body xmlns='${HB}' rid='1'><m xmlns:p='urn:u' xmlns:q='urn:u'${many} q:b=''/></body>`)
+  t.notOk(noClash instanceof BoshBodyError, 'two prefixes for one namespace with different local names')
   t.end()
 })
