@@ -82,7 +82,7 @@ async function until (page: Page, ok: (s: PageState) => boolean, what: string): 
       throw new Error(`Converse.js ${converseVersion}: no ${what} within ${WAIT_MS} ms; page state: ${JSON.stringify(s)}; ` +
         `BOSH terminations seen: ${JSON.stringify(terminations)}; session creation requests: ${creations}; ` +
         `messages not shown: ${JSON.stringify(sent.filter(b => s?.shown.includes(b) !== true).map(fate))}; ` +
-        `the page's last errors: ${JSON.stringify(consoleErrors.slice(-3))}`)
+        `the page's last errors: ${JSON.stringify(consoleErrors.slice(-3))}; its last BOSH requests: ${trace.join(' | ')}`)
     }
     await new Promise(resolve => setTimeout(resolve, 100))
   }
@@ -96,9 +96,17 @@ const consoleErrors: string[] = []
 browser.context.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text().slice(0, 300)) })
 browser.context.on('weberror', e => { consoleErrors.push(String(e.error()).slice(0, 300)) })
 const isBosh = (r: Request): boolean => r.method() === 'POST' && r.url() === boshUrl
+/** the page's last BOSH requests and how each ended, for failure reports */
+const trace: string[] = []
+const note = (line: string): void => { trace.push(line); if (trace.length > 24) trace.shift() }
+const ridOf = (r: Request): string => /\srid=["'](\d+)["']/.exec(r.postData() ?? '')?.[1] ?? '?'
 browser.context.on('request', r => {
-  if (isBosh(r) && !/\ssid=/.test(r.postData() ?? '')) creations++
+  if (!isBosh(r)) return
+  const body = r.postData() ?? ''
+  if (!/\ssid=/.test(body)) creations++
+  note(`> rid ${ridOf(r)} ${body.length} B${body.includes('<body') && body.includes('/>') && !body.includes('</body>') ? ' (empty)' : ''}`)
 })
+browser.context.on('requestfailed', r => { if (isBosh(r)) note(`x rid ${ridOf(r)} ${r.failure()?.errorText ?? ''}`) })
 /** what the peer sent to the page, in order */
 const sent: string[] = []
 /** every BOSH response body the browser received in full */
@@ -108,6 +116,7 @@ browser.context.on('requestfinished', r => {
   r.response().then(res => res?.text()).then(body => {
     if (body === undefined) return
     received.push(body)
+    note(`< rid ${ridOf(r)} ${/condition=.([a-z-]+)/.exec(body)?.[0] ?? `${body.length} B`}`)
     if (body.includes("type='terminate'") || body.includes('type="terminate"')) terminations.push(body.slice(0, 300))
   }, () => { /* the page went away before the body was read */ })
 })
@@ -142,6 +151,7 @@ void t.test(`Converse.js ${converseVersion} in Chromium ${browser.version}: page
   await until(page, allShown, 'message shown before any reload')
 
   await t.test('reload 1: same session, the earlier message still shown', async t => {
+    note('reload 1')
     await page.reload()
     const s = await until(page, s => s.authenticated, 'restored session after reload 1')
     t.equal(s.sid, sid, 'same sid')
@@ -172,6 +182,7 @@ void t.test(`Converse.js ${converseVersion} in Chromium ${browser.version}: page
       }
       page.on('request', onRequest)
     })
+    note('reload 2')
     await page.reload()
     await duringLoad
     page.off('requestfailed', onFailed)
