@@ -107,6 +107,8 @@ function M.new(link, id, open, secure)
 			-- Whitespace keepalives mean nothing on the link: the edge keeps
 			-- the browsers' connections alive itself.
 			if not s:find("%S") then return true; end
+			-- Anything else is serialized XML from a module that wrote
+			-- it by hand; it goes out as it is, one frame.
 			return write(codec.data(id, s));
 		end
 		s = filter("stanzas/out", s);
@@ -129,7 +131,9 @@ function M.new(link, id, open, secure)
 	-- the edge's RESTART (XEP-0206 §5, RFC 7395 §3.3.3).
 	function session.reset_stream(sess) sess.notopen = true; end
 
-	-- A STREAM_START, then the features (as mod_c2s's stream open does).
+	-- The reply stream header as a STREAM_START frame, with a new stream id
+	-- each time (XEP-0206's authid is the first one); stream_opened below
+	-- sends the features after it, as mod_c2s's stream open does.
 	function session.open_stream(sess)
 		sess.streamid = new_uuid();
 		write(codec.stream_start(id, sess.streamid, sess.host or sess.requested_host, "1.0", lang or ""));
