@@ -91,6 +91,12 @@ export interface BodyLimits {
   maxPayloads: number
   /** element nesting below the body: a payload is at depth 1 */
   maxDepth: number
+  /**
+   * Whether a sid names a live session. When given, a body whose `sid` is unknown is answered
+   * from its `sid` and `ver` alone: its other attributes, namespace declarations and payloads
+   * are not read (a made-up sid costs one scan of the start tag, whatever the body holds).
+   */
+  knownSid?: ((sid: string) => boolean) | undefined
 }
 
 const DEFAULT_LIMITS: BodyLimits = {
@@ -124,7 +130,8 @@ export function parseBody (input: string | Buffer, limits: Partial<BodyLimits> =
   return new BodyReader(src, bytes === src.length, scanner, {
     maxBodyBytes,
     maxPayloads: limits.maxPayloads ?? DEFAULT_LIMITS.maxPayloads,
-    maxDepth: limits.maxDepth ?? DEFAULT_LIMITS.maxDepth
+    maxDepth: limits.maxDepth ?? DEFAULT_LIMITS.maxDepth,
+    knownSid: limits.knownSid
   }).read()
 }
 
@@ -212,6 +219,8 @@ class BodyReader {
     if (sc.nameEnd - rootStart - 1 !== 4 || !s.startsWith('body', rootStart + 1)) {
       return this.error('BODY_NOT_HTTPBIND', 'root element is not <body/>', rootStart) // XEP-0124 §4
     }
+    const unknown = this.unknownSid()
+    if (unknown !== null) return unknown
     const bad = this.readBodyAttrs(rootStart)
     if (bad !== null) return bad
     if (!sc.selfClosing) {
@@ -222,6 +231,28 @@ class BodyReader {
     i = sc.skipSpace(i)
     if (i < s.length) return this.error('BODY_NOT_WELL_FORMED', 'data after </body>', i)
     return { ok: true, attrs: this.attrs, children: this.children }
+  }
+
+  /**
+   * The sid before anything costly (XEP-0124 §17.2 item-not-found is the answer whatever else
+   * the body says): for an unknown sid, a body of just `sid` and `ver` (which decides the
+   * §17.1 status), with no payloads read. Null when there is no sid or it is known.
+   */
+  private unknownSid (): ParsedBody | null {
+    const { s, sc } = this
+    const known = this.limits.knownSid
+    if (known === undefined) return null
+    let sid: string | undefined
+    let ver: string | undefined
+    for (let k = 0; k < sc.attrCount; k++) {
+      if (sc.attrNameIs(k, 'sid')) sid = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+      else if (sc.attrNameIs(k, 'ver')) ver = decodeAttrValue(s.slice(sc.attrValueStart[k], sc.attrValueEnd[k]))
+    }
+    if (sid === undefined || known(sid)) return null
+    const attrs = Object.create(null) as BodyAttrs
+    attrs.sid = sid
+    if (ver !== undefined) attrs.ver = ver
+    return { ok: true, attrs, children: [] }
   }
 
   /** Markup XEP-0124 §4 and RFC 6120 §11.1 forbid: comments, processing instructions, DTDs. */

@@ -70,6 +70,9 @@ export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}): Bosh
   const manager = new BoshManager(edge.backend, edge.registry, o, deadlines, edge.now)
   manager.admission = edge.admission
   edge.app.get(o.path, async (_req, reply) => await reply.type('text/html; charset=utf-8').send(PAGE))
-  edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth }))
+  // The sid is looked up before a body's namespaces and payloads are read (src/bosh/body.ts):
+  // one function for the edge's life, not one per request.
+  const knownSid = (sid: string): boolean => manager.knows(sid)
+  edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth, knownSid }))
   return manager
 }

@@ -101,6 +101,12 @@ export class BoshManager implements SessionHost {
    * One request body, already checked for well-formedness (XEP-0124 §6). `attrs` are the
    * body's attributes as written; `payloads` its children, standalone.
    */
+  /** Whether `sid` names a live session of this manager. */
+  knows (sid: string): boolean {
+    const row = this.registry.find(sid)
+    return row >= 0 && this.sessions[row] !== undefined
+  }
+
   handle (attrs: Attrs, payloads: string[], reply: Responder, client: ClientAddress): void {
     const sid = attrs.sid
     if (sid === undefined) { this.create(attrs, payloads, reply, client); return }
