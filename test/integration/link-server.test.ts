@@ -114,6 +114,20 @@ async function suite (t: Test, kind: ServerKind): Promise<void> {
     t.pass('a message sent after the close went to offline storage, not to the closed session')
   })
 
+  void t.test('a second login to the same resource: the first hears <stream:error> conflict, then CLOSE conflict', async t => {
+    const first = new LinkXmpp(link, ej.domain)
+    await first.login('carol', 'demo', 'same')
+    const second = new LinkXmpp(link, ej.domain)
+    await second.login('carol', 'demo', 'same')
+    t.teardown(() => { second.close() })
+    // docs/link-protocol.md CLOSE: the stream error is sent first as DATA, then CLOSE with its condition.
+    t.equal(await first.waitForClose(), 'conflict', 'CLOSE carries the condition')
+    const err = first.received.find(el => el.localName === 'error' && el.namespaceURI === 'http://etherx.jabber.org/streams')
+    t.ok(err?.getElementsByTagNameNS('urn:ietf:params:xml:ns:xmpp-streams', 'conflict').length === 1, 'the <stream:error> element came before it, standing alone')
+    await second.ping()
+    t.pass('the new session carries on')
+  })
+
   void t.test('the client IP from the OPEN frame is the peer the server sees', async t => {
     const s = new LinkXmpp(link, ej.domain, '203.0.113.7')
     await s.login('dave', 'demo', 'ipcheck')
