@@ -53,6 +53,8 @@ interface PageState {
   events: string[]
   /** the message texts shown in the open chat */
   shown: string[]
+  /** what Converse has written to sessionStorage (its persistent_store here), to wait for before a reload */
+  stored: string
 }
 
 async function stateOf (page: Page): Promise<PageState> {
@@ -66,7 +68,8 @@ async function stateOf (page: Page): Promise<PageState> {
       authenticated: conn?.authenticated() === true && conn.connected() === true,
       sid,
       events: hook?.events ?? [],
-      shown: Array.from(document.querySelectorAll('.chat-msg__text'), el => el.textContent?.trim() ?? '')
+      shown: Array.from(document.querySelectorAll('.chat-msg__text'), el => el.textContent?.trim() ?? ''),
+      stored: Object.keys(sessionStorage).map(k => sessionStorage.getItem(k) ?? '').join('\n')
     }
   })
 }
@@ -151,6 +154,9 @@ void t.test(`Converse.js ${converseVersion} in Chromium ${browser.version}: page
   await until(page, allShown, 'message shown before any reload')
 
   await t.test('reload 1: same session, the earlier message still shown', async t => {
+    // Converse writes its messages to storage after showing them: a reload before that loses them
+    // from the page's history, which is Converse's business, not the edge's. Wait for it.
+    await until(page, s => sent.every(b => s.stored.includes(b)), 'messages stored by Converse before reload 1')
     note('reload 1')
     await page.reload()
     const s = await until(page, s => s.authenticated, 'restored session after reload 1')
@@ -182,6 +188,7 @@ void t.test(`Converse.js ${converseVersion} in Chromium ${browser.version}: page
       }
       page.on('request', onRequest)
     })
+    await until(page, s => sent.every(b => s.stored.includes(b)), 'messages stored by Converse before reload 2')
     note('reload 2')
     await page.reload()
     await duringLoad
