@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from '../lib/ports.ts'
+import { startByScript } from '../lib/server-script.ts'
 import type { BenchServer } from './server.ts'
 
 const run = promisify(execFile)
@@ -54,14 +55,7 @@ export class BenchEjabberd implements BenchServer {
       EJ_CACHE_SIZE: '2000000',
       EJ_USERS: ''
     }
-    let out: string
-    try {
-      out = (await run('bash', [SCRIPT, 'start'], { env, maxBuffer: 1 << 20 })).stdout
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true })
-      throw err
-    }
-    const kv = new Map(out.split('\n').filter(l => l.includes('=')).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const kv = await startByScript(SCRIPT, env, dir, 1 << 20)
     const pid = Number(kv.get('EJ_PID'))
     const ej = new BenchEjabberd(dir, pid, kv.get('EJ_DOMAIN') ?? 'localhost', http, link, kv.get('EJ_LINK_SECRET') ?? '', env)
     // Whatever happens to the harness, the node does not outlive it.

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from '../lib/ports.ts'
+import { startByScript } from '../lib/server-script.ts'
 import { cpuSecondsOf } from './ejabberd.ts'
 import type { BenchServer, ServerMemory } from './server.ts'
 
@@ -41,14 +42,7 @@ export class BenchProsody implements BenchServer {
       PR_LOGLEVEL: opts.logLevel ?? 'error',
       PR_USERS: ''
     }
-    let out: string
-    try {
-      out = (await run('bash', [SCRIPT, 'start'], { env, maxBuffer: 1 << 20 })).stdout
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true })
-      throw err
-    }
-    const kv = new Map(out.split('\n').filter(l => l.includes('=')).map(l => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const kv = await startByScript(SCRIPT, env, dir, 1 << 20)
     const pr = new BenchProsody(dir, Number(kv.get('PR_PID')), kv.get('PR_DOMAIN') ?? 'localhost', http, link, kv.get('PR_LINK_SECRET') ?? '', env)
     // Whatever happens to the harness, the server does not outlive it.
     process.on('exit', pr.killNow)
