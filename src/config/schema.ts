@@ -150,6 +150,14 @@ const DECLARED = [
   // the peak rate of a large edge, where 8 MiB would drop every user after about one. At most
   // 128 MiB with the reserve: small beside a table of a million sessions (~400 MB).
   { key: 'linkQueueBytes', type: 'int', default: 64 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes queued for the link while its socket is congested; past it a stanza is refused (its session ends), and past twice it the link is dropped' },
+  // One session's share of that queue (issue 16, "one session cannot hurt another"): without it
+  // one client sending fast (a 64 KiB BOSH body whose namespace declarations are copied into 100
+  // payloads is 6.5 MB of frames; 8 sessions sending 100 x 9.5 KiB per body) filled the shared
+  // queue, and then every session that sent was ended. 1 MiB: 16 elements of the largest size
+  // (linkMaxFrame), thousands of ordinary stanzas, the same as mod_megaphone's
+  // max_session_buffer and BOSH's maxPendingBytes; the shared limit is reached only when 64
+  // sessions each hold their whole budget. At least linkMaxFrame + 4 (checked at start).
+  { key: 'linkSessionQueueBytes', type: 'int', default: 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes one session may have queued for the link while its socket is congested; a session that sends past it ends with policy-violation (its queued frames are dropped), nobody else does; at least --link-max-frame + 4' },
   // The protocol's default PING period (docs/link-protocol.md "Heartbeats").
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   // Three missed PONGs at the default interval.
@@ -161,6 +169,18 @@ const DECLARED = [
   { key: 'linkReconnectMaxDelay', type: 'int', default: 2000, min: 100, max: 300_000, description: 'cap of the link\'s reconnect delay (ms): attempts back off exponentially from 100 ms with full jitter up to this, so the link returns within about this long after ejabberd accepts again' },
   { key: 'adminHost', type: 'string', default: '127.0.0.1', description: 'address of the admin HTTP server (/metrics, /healthz, /readyz); keep it off the public network' },
   { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port (the default when `port` is 0); the same host and port as the public server put the admin routes on it' },
+  // The Announcer API (docs/announcer.md) on the admin listener. No token: the API is off, so an
+  // edge upgraded without configuring one exposes nothing new.
+  { key: 'apiToken', type: 'string', default: '', secret: true, description: 'bearer token of the Announcer API under /v1/announce/ on the admin server (docs/announcer.md); empty turns the API off', check: v => v === '' || (typeof v === 'string' && v.length >= 16 && /^[\x21-\x7e]+$/.test(v)) ? undefined : 'must be empty or at least 16 printable ASCII characters without spaces' },
+  // 1,000 recipients/s reaches 10,000 online users in 10 s while each batch stays small next to
+  // what ejabberd routes for chat (docs/benchmarks.md, the announcement run).
+  { key: 'announceRate', type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'recipients per second an announcement is paced at (ejabberd routes them; chat keeps its share)' },
+  { key: 'announceFrom', type: 'string', default: '', description: 'JID announcements come from (the `from` of a `body` message); empty: the domain' },
+  // A JSON request travels in one link frame (64 KiB of data by default): 2,000 usernames of up to
+  // ~25 bytes fit; a longer list is refused before it reaches the link, larger lists go in several calls.
+  { key: 'announceMaxUsernames', type: 'int', default: 2000, min: 1, max: 1_000_000, description: 'most usernames in one `POST /v1/announce/users`; more is 400 (a request must also fit in one link frame, --link-max-frame)' },
+  { key: 'announceMucService', type: 'string', default: '', description: 'MUC service that room names (and the original Announcer\'s `channel_id`) are looked up in; empty: `conference.` + the domain' },
+  { key: 'announceTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds the API waits for mod_megaphone to answer a request over the link before answering 504' },
   { key: 'drainTimeout', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway with status 1' },
   { key: 'logLevel', type: 'string', default: 'info', description: 'fatal, error, warn, info, debug or trace', check: v => ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(String(v)) ? undefined : 'must be one of fatal, error, warn, info, debug, trace, silent' }
 ] as const satisfies readonly OptionSpec[]
