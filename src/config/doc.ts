@@ -6,7 +6,7 @@ import { OPTIONS, envOf, flagOf } from './schema.ts'
 
 export function configurationDoc (): string {
   const rows = OPTIONS.map(s => {
-    const def = s.secret === true ? '(none: required)' : Array.isArray(s.default) ? (s.default.length === 0 ? '(empty)' : s.default.join(',')) : s.default === '' ? '(empty)' : String(s.default)
+    const def = s.secret === true && s.check?.('') !== undefined ? '(none: required)' : Array.isArray(s.default) ? (s.default.length === 0 ? '(empty)' : s.default.join(',')) : s.default === '' ? '(empty)' : String(s.default)
     const range = s.min !== undefined || s.max !== undefined ? ` Range ${s.min ?? ''}…${s.max ?? ''}.` : ''
     return `| \`--${flagOf(s.key)}\` | \`${envOf(s.key)}\` | ${s.type} | \`${def}\` | ${s.description}.${range} |`
   })
