@@ -171,7 +171,7 @@ const DECLARED = [
   { key: 'adminPort', type: 'int', default: 5281, min: 0, max: 65535, description: 'port of the admin HTTP server; 0 takes any free port (the default when `port` is 0); the same host and port as the public server put the admin routes on it' },
   // The Announcer API (docs/announcer.md) on the admin listener. No token: the API is off, so an
   // edge upgraded without configuring one exposes nothing new.
-  { key: 'apiToken', type: 'string', default: '', secret: true, description: 'bearer token of the Announcer API under /v1/announce/ on the admin server (docs/announcer.md); empty turns the API off', check: v => v === '' || (typeof v === 'string' && v.length >= 16 && /^[\x21-\x7e]+$/.test(v)) ? undefined : 'must be empty or at least 16 printable ASCII characters without spaces' },
+  { key: 'apiToken', type: 'string', default: '', secret: true, description: 'bearer token of the Announcer API under /v1/announce/ on the admin server (docs/announcer.md); empty turns the API off', check: v => v === '' || (typeof v === 'string' && v.length >= 16 && /^[A-Za-z0-9\-._~+/]+=*$/.test(v)) ? undefined : 'must be empty or at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (RFC 6750 b64token)' },
   // 1,000 recipients/s reaches 10,000 online users in 10 s while each batch stays small next to
   // what ejabberd routes for chat (docs/benchmarks.md, the announcement run).
   { key: 'announceRate', type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'recipients per second an announcement is paced at (ejabberd routes them; chat keeps its share)' },
