@@ -67,6 +67,28 @@ export function closeReasonFromServer (condition: string): '' | StreamErrorCondi
   return 'undefined-condition' // RFC 6120 §4.9.3.21: not one of the defined conditions
 }
 
+/**
+ * What a session is ended with when the backend refuses an element it sent (send/restart threw
+ * a MegaphoneError with `code`). The client's own doing is `policy-violation` (RFC 6120
+ * §4.9.3.14, XEP-0124 §17.2): an element above the link's frame size (LINK_SEND_TOO_LARGE), or
+ * more of its own frames waiting for the link than its budget (LINK_SESSION_BUDGET, issue 16:
+ * one session cannot hurt another). Anything else (the link down, its shared queue full) is not
+ * the client's fault: `remote-connection-failed` (RFC 6120 §4.9.3.16).
+ */
+export function sendRefusalCondition (code: string): 'policy-violation' | 'remote-connection-failed' {
+  return code === 'LINK_SEND_TOO_LARGE' || code === 'LINK_SESSION_BUDGET' ? 'policy-violation' : 'remote-connection-failed'
+}
+
+/** The reason a session refused by send/restart is counted under (metrics' `condition` label). */
+export function sendRefusalReason (code: string): string {
+  switch (code) {
+    case 'LINK_SESSION_BUDGET': return 'session-budget'
+    case 'LINK_SEND_TOO_LARGE': return 'send-too-large'
+    case 'LINK_QUEUE_FULL': return 'link-queue-full'
+    default: return 'link-down'
+  }
+}
+
 export interface OpenParams {
   transport: Transport
   /** the domain the client asked for (BOSH `to`, RFC 7395 `<open to=…>`) */

@@ -195,12 +195,12 @@ export class BoshManager implements SessionHost {
     return this.registry.sidOf(s.row)
   }
 
-  sendToServer (s: BoshSession, xml: string): boolean {
+  sendToServer (s: BoshSession, xml: string): string {
     try {
       this.backend.send(s.connId, xml)
-      return true
+      return ''
     } catch (err) {
-      if (isMegaphoneError(err)) return false
+      if (isMegaphoneError(err)) return err.code
       throw err
     }
   }

@@ -12,6 +12,7 @@ import { bodyResponse, terminateResponse, type BodyAttrs } from './response.ts'
 import type { BoshOptions } from './options.ts'
 import type { BoshRequest } from './request.ts'
 import type { CloseReason, ConnectionHandler, StreamStart } from '../backend/backend.ts'
+import { sendRefusalCondition, sendRefusalReason } from '../backend/backend.ts'
 import type { AbortListener, Responder } from './responder.ts'
 import { earlierKey, keepKey, nextExpected, sameKey } from './keys.ts'
 import { cachedFor, dropCachedUpTo, remember, type Cached, type ResponseCache } from './response-cache.ts'
@@ -29,7 +30,8 @@ export interface SessionHost {
   now (): number
   /** the sid of a live session (formatted again from the session table: sessions keep no copy) */
   sidOf (s: BoshSession): string
-  sendToServer (s: BoshSession, xml: string): boolean
+  /** '' once the element is on its way; else the code of the backend's refusal (sendRefusalCondition) */
+  sendToServer (s: BoshSession, xml: string): string
   restartStream (s: BoshSession): boolean
   closeStream (s: BoshSession, condition: string): void
   /** (re)arms the wait deadline of the oldest held request; `at` = 0 cancels */
@@ -394,7 +396,11 @@ export class BoshSession implements ConnectionHandler, AbortListener, RidWindow,
         this.flags |= Flag.FeaturesDue
       } else {
         for (const p of req.payloads) {
-          if (!this.host.sendToServer(this, p)) { this.end('remote-connection-failed', 'link-queue-full', reply); return }
+          const refused = this.host.sendToServer(this, p)
+          // XEP-0124 §17.2 policy-violation when the client sent more than the link takes from
+          // one session (its budget, issue 16) or an element too large; remote-connection-failed
+          // when the link is full or down.
+          if (refused !== '') { this.end(sendRefusalCondition(refused), sendRefusalReason(refused), reply); return }
         }
       }
     }

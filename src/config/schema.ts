@@ -153,11 +153,14 @@ const DECLARED = [
   // One session's share of that queue (issue 16, "one session cannot hurt another"): without it
   // one client sending fast (a 64 KiB BOSH body whose namespace declarations are copied into 100
   // payloads is 6.5 MB of frames; 8 sessions sending 100 x 9.5 KiB per body) filled the shared
-  // queue, and then every session that sent was ended. 1 MiB: 16 elements of the largest size
-  // (linkMaxFrame), thousands of ordinary stanzas, the same as mod_megaphone's
-  // max_session_buffer and BOSH's maxPendingBytes; the shared limit is reached only when 64
-  // sessions each hold their whole budget. At least linkMaxFrame + 4 (checked at start).
-  { key: 'linkSessionQueueBytes', type: 'int', default: 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes one session may have queued for the link while its socket is congested; a session that sends past it ends with policy-violation (its queued frames are dropped), nobody else does; at least --link-max-frame + 4' },
+  // queue, and then every session that sent was ended. Counted in framed bytes (each payload with
+  // the body declarations it uses, plus 13 bytes of frame header). 2 MiB: about the two request
+  // bodies XEP-0124 §11 lets a client have in flight (requests = 2), each as large as
+  // maxBodyBytes allows (1 MiB forwarded), so one maximal body never ends a session on a slow
+  // link by itself; 32 WebSocket messages of the largest size; thousands of ordinary stanzas.
+  // The shared limit is reached only when 32 sessions each hold their whole budget. At least
+  // linkMaxFrame + 4 (checked at start).
+  { key: 'linkSessionQueueBytes', type: 'int', default: 2 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes one session may have queued for the link while its socket is congested; a session that sends past it ends with policy-violation (its queued frames are dropped), nobody else does; at least --link-max-frame + 4' },
   // The protocol's default PING period (docs/link-protocol.md "Heartbeats").
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   // Three missed PONGs at the default interval.

@@ -8,7 +8,7 @@
  *   link.on('up', ...); link.on('down', reason => log(reason.code))
  *   link.start()
  *   const id = link.open({ transport: 'bosh', to, ip, port, lang: '' }, handler)  // throws LINK_DOWN
- *   link.send(id, '<auth .../>')                    // throws LINK_QUEUE_FULL → end the session
+ *   link.send(id, '<auth .../>')                    // throws LINK_SESSION_BUDGET or LINK_QUEUE_FULL → end the session
  *   link.restart(id); link.close(id, 'inactivity')  // handler gets no call after close()
  *
  * It implements the transports' `Backend` contract (src/backend/backend.ts).
@@ -36,11 +36,11 @@ import {
 import { backoffDelay } from './backoff.ts'
 import { chooseVersion, backendMac, edgeMac, macEqual } from './handshake.ts'
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './options.ts'
-import { SendQueue } from './send-queue.ts'
+import { LINK_OWNER, OVER_BUDGET, QUEUED, SendQueue, type WriteOutcome } from './send-queue.ts'
 import { FrameCounters, type LinkCounters } from './counters.ts'
 import {
   LINK_AUTH_FAILED, LINK_AUTH_REJECTED, LINK_DOWN, LINK_HANDLER_THREW, LINK_HANDSHAKE_TIMEOUT, LINK_HEARTBEAT_TIMEOUT,
-  LINK_NOT_OPEN, LINK_PEER_CLOSED, LINK_PROTOCOL, LINK_QUEUE_FULL, LINK_SEND_TOO_LARGE, LINK_SOCKET, LINK_STATS_BUSY,
+  LINK_NOT_OPEN, LINK_PEER_CLOSED, LINK_PROTOCOL, LINK_QUEUE_FULL, LINK_SEND_TOO_LARGE, LINK_SESSION_BUDGET, LINK_SOCKET, LINK_STATS_BUSY,
   LINK_STATS_TIMEOUT, LINK_STOPPED, LINK_UNSUPPORTED_VERSION, linkError
 } from './errors.ts'
 
@@ -126,7 +126,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   private readonly frames = new FrameCounters()
   private readonly n = {
     framesIgnored: 0, protocolErrors: 0, remoteErrors: 0, connectionsOpened: 0, reconnects: 0, handshakes: 0,
-    handshakeFailures: 0, linkLosses: 0, pingsSent: 0, pongsReceived: 0
+    handshakeFailures: 0, linkLosses: 0, pingsSent: 0, pongsReceived: 0, sessionsOverBudget: 0
   }
 
   /** The decoder's callbacks; a bound object so that the client's own methods stay private. */
@@ -166,7 +166,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     const socket = this.socket
     const wasReady = this.state === READY
     if (wasReady) {
-      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), undefined, true)
+      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), undefined, true, id)
     }
     const wasConnecting = this.state === CONNECTING
     this.state = STOPPED
@@ -187,6 +187,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   /**
    * Opens a connection: sends OPEN and returns its id. The handler hears STREAM_START, DATA and
    * the end. Throws LINK_DOWN when the link is not up, LINK_QUEUE_FULL, or LINK_FIELD_TOO_LONG.
+   * (A new id has nothing queued, so OPEN is never over its budget.)
    */
   open (params: OpenParams, handler: LinkConnectionHandler): number {
     if (this.state !== READY) throw linkError(LINK_DOWN, 'the link to the backend is not up')
@@ -194,25 +195,32 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     if (connId > MAX_CONN_ID) throw linkError(LINK_DOWN, 'connection ids exhausted')
     const frame = encodeOpen(connId, params)
     this.checkSize(frame.length)
-    if (!this.write(OPEN, frame)) throw this.queueFull()
+    if (this.writeSession(OPEN, frame, connId) !== QUEUED) throw this.queueFull()
     this.nextConnId++
     this.n.connectionsOpened++
     this.connections.set(connId, handler)
     return connId
   }
 
-  /** Sends one element. Throws LINK_NOT_OPEN, LINK_SEND_TOO_LARGE or LINK_QUEUE_FULL. */
+  /**
+   * Sends one element. Throws LINK_NOT_OPEN, LINK_SEND_TOO_LARGE, LINK_SESSION_BUDGET (this
+   * session already has maxSessionQueueBytes waiting: its waiting frames are dropped, and the
+   * caller ends it with policy-violation) or LINK_QUEUE_FULL (every session's frames together
+   * fill maxQueueBytes).
+   */
   send (connId: number, xml: string): void {
     if (!this.connections.has(connId)) throw this.notOpen(connId)
     const frame = encodeData(connId, xml)
     this.checkSize(frame.length)
-    if (!this.write(DATA, frame)) throw this.queueFull()
+    const outcome = this.writeSession(DATA, frame, connId)
+    if (outcome !== QUEUED) throw this.refused(connId, outcome)
   }
 
-  /** Stream restart after SASL success. Throws LINK_NOT_OPEN or LINK_QUEUE_FULL. */
+  /** Stream restart after SASL success. Throws LINK_NOT_OPEN, LINK_SESSION_BUDGET or LINK_QUEUE_FULL. */
   restart (connId: number): void {
     if (!this.connections.has(connId)) throw this.notOpen(connId)
-    if (!this.write(RESTART, encodeRestart(connId))) throw this.queueFull()
+    const outcome = this.writeSession(RESTART, encodeRestart(connId), connId)
+    if (outcome !== QUEUED) throw this.refused(connId, outcome)
   }
 
   /**
@@ -223,7 +231,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
    */
   close (connId: number, condition: string): void {
     if (!this.connections.delete(connId)) return
-    if (!this.write(CLOSE, encodeClose(connId, condition), true)) this.wedged()
+    if (!this.write(CLOSE, encodeClose(connId, condition), connId)) this.wedged()
   }
 
   /** Asks the backend for its session counts (STATS_REQUEST → STATS_REPLY). */
@@ -238,7 +246,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
         reject(linkError(LINK_STATS_TIMEOUT, `no STATS_REPLY within ${this.options.statsTimeout} ms`))
       }, this.options.statsTimeout)
       this.pendingStats.set(requestId, { resolve, reject, timer })
-      if (!this.write(STATS_REQUEST, encodeStatsRequest(requestId), true)) this.wedged()
+      if (!this.write(STATS_REQUEST, encodeStatsRequest(requestId))) this.wedged()
     })
   }
 
@@ -265,7 +273,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     const socket = connect({ host: this.options.host, port: this.options.port })
     socket.setNoDelay(true)
     this.socket = socket
-    this.queue = new SendQueue(socket, this.options.maxQueueBytes)
+    this.queue = new SendQueue(socket, this.options.maxQueueBytes, this.options.maxSessionQueueBytes)
     // docs/link-protocol.md "Maximum frame size": 1,024 bytes before the handshake succeeds.
     this.decoder = new FrameDecoder(this.sink, { maxFrameSize: Math.min(HANDSHAKE_MAX_FRAME_SIZE, this.options.maxFrameSize) })
     this.rxFrames = 0
@@ -306,7 +314,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     this.negotiated = version
     this.nb = Buffer.from(hello.nonce) // a copy: `data` is only valid during this call
     this.ne = randomBytes(NONCE_SIZE)
-    this.write(AUTH, encodeAuth(version, this.ne, edgeMac(this.options.secret, this.nb, this.ne)), true)
+    this.write(AUTH, encodeAuth(version, this.ne, edgeMac(this.options.secret, this.nb, this.ne)))
   }
 
   /** AUTH_OK (step 3) → verify MACb (step 4). */
@@ -353,7 +361,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       // 8 opaque bytes; a timestamp makes PONGs readable in a capture.
       ping.writeDoubleBE(Date.now())
       this.n.pingsSent++
-      if (!this.write(PING, encodePing(ping), true)) this.wedged()
+      if (!this.write(PING, encodePing(ping))) this.wedged()
     }, this.options.heartbeatInterval)
     // The watchdog counts frames rather than resetting a timer per frame: a quarter-timeout tick
     // notices silence within 1.25 × heartbeatTimeout at a cost of nothing per frame.
@@ -403,7 +411,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       case PING: {
         const payload = parsePing(data)
         if (payload instanceof LinkProtocolError) return this.refuse(0, 'bad-frame', payload.message)
-        if (!this.write(PONG, encodePong(payload), true)) this.wedged()
+        if (!this.write(PONG, encodePong(payload))) this.wedged()
         return
       }
       case PONG:
@@ -513,19 +521,47 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   }
 
   private sendError (connId: number, code: number, text: string): void {
-    if (!this.write(ERROR, encodeError(connId, code, text.slice(0, 200)), true)) this.wedged()
+    if (!this.write(ERROR, encodeError(connId, code, text.slice(0, 200)))) this.wedged()
   }
 
   // ───────────────────────────────────────── sending
 
-  /** Counts and writes one frame; false when the queue has no room. */
-  private write (type: FrameType, frame: Buffer, force = false): boolean {
+  /**
+   * Counts and writes one link control frame, or a frame that ends a session (its CLOSE, an
+   * ERROR about it): these may use the queue's reserve and no session budget applies. False
+   * when even the reserve has no room.
+   */
+  private write (type: FrameType, frame: Buffer, owner = LINK_OWNER): boolean {
+    return this.writeFrame(type, frame, true, owner) === QUEUED
+  }
+
+  /** Counts and writes one frame of session `owner`: QUEUED, QUEUE_FULL or OVER_BUDGET. */
+  private writeSession (type: FrameType, frame: Buffer, owner: number): WriteOutcome {
+    return this.writeFrame(type, frame, false, owner)
+  }
+
+  private writeFrame (type: FrameType, frame: Buffer, force: boolean, owner: number): WriteOutcome {
     const queue = this.queue
-    if (queue === undefined || this.socket?.destroyed !== false) return true // link gone: dropped, as on the wire
-    if (!queue.write(frame, undefined, force)) return false
-    this.frames.framesOut[type]!++
-    this.frames.bytesOut[type]! += frame.length
-    return true
+    if (queue === undefined || this.socket?.destroyed !== false) return QUEUED // link gone: dropped, as on the wire
+    const outcome = queue.write(frame, undefined, force, owner)
+    if (outcome === QUEUED) {
+      this.frames.framesOut[type]!++
+      this.frames.bytesOut[type]! += frame.length
+    }
+    return outcome
+  }
+
+  /**
+   * The error for a frame the queue refused. Over its budget, the session's waiting frames are
+   * dropped at once: it is about to end (policy-violation), and they would only hold the other
+   * sessions' frames back on their way to the server.
+   */
+  private refused (connId: number, outcome: WriteOutcome): MegaphoneError {
+    if (outcome !== OVER_BUDGET) return this.queueFull()
+    this.n.sessionsOverBudget++
+    const dropped = this.queue?.purge(connId) ?? 0
+    return linkError(LINK_SESSION_BUDGET,
+      `connection ${connId} has ${dropped} bytes waiting for the link, its budget is ${this.options.maxSessionQueueBytes} (dropped)`)
   }
 
   private checkSize (frameBytes: number): void {

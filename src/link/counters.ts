@@ -37,6 +37,8 @@ export interface LinkCounters {
   linkLosses: number
   pingsSent: number
   pongsReceived: number
+  /** sends refused because the session had its budget (maxSessionQueueBytes) waiting; each ends its session */
+  sessionsOverBudget: number
 }
 
 export class FrameCounters {

@@ -8,6 +8,12 @@ import { MegaphoneError } from '../errors.ts'
 export const LINK_DOWN = 'LINK_DOWN'
 /** The bounded send queue has no room for this frame; the caller should end the session. */
 export const LINK_QUEUE_FULL = 'LINK_QUEUE_FULL'
+/**
+ * One session already has its budget (maxSessionQueueBytes) of frames waiting in the send queue:
+ * its waiting frames were dropped and the caller should end it (policy-violation); the others
+ * are untouched.
+ */
+export const LINK_SESSION_BUDGET = 'LINK_SESSION_BUDGET'
 /** send/restart for a connection id that is not open (closed, lost with the link, or never opened). */
 export const LINK_NOT_OPEN = 'LINK_NOT_OPEN'
 /** The backend answered our AUTH with ERROR auth-failed: the secrets differ. */

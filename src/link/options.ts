@@ -26,6 +26,8 @@ export const LINK_DEFAULTS = {
   reconnectMax: DEFAULTS.linkReconnectMaxDelay,
   /** Bytes queued while the socket refuses more, and as much again for CLOSE and control frames: linkQueueBytes. */
   maxQueueBytes: DEFAULTS.linkQueueBytes,
+  /** Bytes one session may have waiting in that queue; past it the session ends: linkSessionQueueBytes. */
+  maxSessionQueueBytes: DEFAULTS.linkSessionQueueBytes,
   /** How long stats() waits for STATS_REPLY. */
   statsTimeout: 5_000,
   /** STATS_REQUESTs awaiting a reply at once: a monitoring loop needs one. */
@@ -43,6 +45,7 @@ export function linkOptions (c: Readonly<Config>): LinkOptions {
     maxFrameSize: c.linkMaxFrame,
     maxReceiveFrameSize: c.linkMaxReceiveFrame,
     maxQueueBytes: c.linkQueueBytes,
+    maxSessionQueueBytes: c.linkSessionQueueBytes,
     heartbeatInterval: c.heartbeatInterval * 1000,
     heartbeatTimeout: c.heartbeatTimeout * 1000,
     reconnectMax: c.linkReconnectMaxDelay
@@ -71,7 +74,7 @@ export function resolveLinkOptions (options: LinkOptions): ResolvedLinkOptions {
   const o: ResolvedLinkOptions = { ...LINK_DEFAULTS, random: Math.random, ...options }
   if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 0xffff) throw linkError(LINK_OPTIONS, `port must be in 1..65535, got ${o.port}`)
   if (o.secret.length === 0) throw linkError(LINK_OPTIONS, 'secret must not be empty')
-  for (const k of ['handshakeTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'reconnectBase', 'reconnectMax', 'maxQueueBytes', 'statsTimeout', 'maxPendingStats'] as const) {
+  for (const k of ['handshakeTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'reconnectBase', 'reconnectMax', 'maxQueueBytes', 'maxSessionQueueBytes', 'statsTimeout', 'maxPendingStats'] as const) {
     positive(k, o[k])
   }
   if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < LENGTH_OVERHEAD + HEADER_SIZE || o.maxFrameSize > 0xffff_ffff) {
@@ -79,6 +82,10 @@ export function resolveLinkOptions (options: LinkOptions): ResolvedLinkOptions {
   }
   if (!Number.isInteger(o.maxReceiveFrameSize) || o.maxReceiveFrameSize < o.maxFrameSize || o.maxReceiveFrameSize > 0xffff_ffff) {
     throw linkError(LINK_OPTIONS, `maxReceiveFrameSize must be an integer in [maxFrameSize, 2^32), got ${o.maxReceiveFrameSize}`)
+  }
+  // A session must always be able to queue one element of the largest size (length prefix included).
+  if (o.maxSessionQueueBytes < o.maxFrameSize + 4) {
+    throw linkError(LINK_OPTIONS, `maxSessionQueueBytes must be at least maxFrameSize + 4 (${o.maxFrameSize + 4}), got ${o.maxSessionQueueBytes}`)
   }
   if (o.reconnectMax < o.reconnectBase) throw linkError(LINK_OPTIONS, 'reconnectMax must be at least reconnectBase')
   return o

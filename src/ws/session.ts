@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { Backend, CloseReason, ConnectionHandler, StreamErrorCondition, StreamStart } from '../backend/backend.ts'
+import { sendRefusalCondition, sendRefusalReason } from '../backend/backend.ts'
 import { isMegaphoneError } from '../errors.ts'
 import { conditionForClose } from './conditions.ts'
 import { closeElement, isSaslSuccess, isStreamError, openElement, streamErrorElement } from './framing.ts'
@@ -199,9 +200,11 @@ export class WsSession implements ConnectionHandler {
       this.host.backend.send(this.connId, xml)
     } catch (err) {
       if (!isMegaphoneError(err)) throw err
-      // An element the link cannot carry is the client's fault (RFC 6120 §4.9.3.14); a full
-      // or lost link is not.
-      this.fail(err.code === 'LINK_SEND_TOO_LARGE' ? 'policy-violation' : 'remote-connection-failed', err.code)
+      // An element the link cannot carry, or more queued for the link than this session's budget
+      // (issue 16: one session cannot hurt another), is the client's fault: RFC 6120
+      // §4.9.3.14 policy-violation (RFC 7395 §3.6 stream error, then <close/>). A full or lost
+      // link is not: §4.9.3.16 remote-connection-failed.
+      this.fail(sendRefusalCondition(err.code), sendRefusalReason(err.code))
     }
   }
 

@@ -57,7 +57,7 @@ class FakeHost implements SessionHost {
   constructor (o: Partial<BoshOptions>) { this.options = { ...BOSH_DEFAULTS, ...o } }
   now (): number { return this.time }
   sidOf (): string { return 'sid' }
-  sendToServer (_s: BoshSession, xml: string): boolean { this.toServer.push(xml); return true }
+  sendToServer (_s: BoshSession, xml: string): string { this.toServer.push(xml); return '' }
   restartStream (): boolean { this.restarts++; return true }
   closeStream (_s: BoshSession, condition: string): void { this.closed ??= condition }
   setWaitDeadline (_s: BoshSession, at: number): void { this.waitAt = at }
