@@ -7,10 +7,10 @@
 
 %% API
 -export([new_decoder/1, set_max/2, decode/2]).
--export([frame/3, hello/2, auth_ok/1, pong/1, stats_reply/3,
+-export([frame/3, hello/2, auth_ok/1, pong/1, stats_reply/3, api_reply/2,
          stream_start/5, data/2, close/3, error/3]).
 -export([parse_auth/1, parse_open/1, parse_close/1, parse_ping/1,
-         parse_stats_request/1]).
+         parse_stats_request/1, parse_api_request/1]).
 -export([type_name/1, error_code/1]).
 
 %% Frame types (docs/link-protocol.md, "Frame types").
@@ -21,6 +21,8 @@
 -define(PONG, 16#05).
 -define(STATS_REQUEST, 16#06).
 -define(STATS_REPLY, 16#07).
+-define(API_REQUEST, 16#08).
+-define(API_REPLY, 16#09).
 -define(OPEN, 16#10).
 -define(STREAM_START, 16#11).
 -define(DATA, 16#12).
@@ -106,6 +108,10 @@ stats_reply(ReqId, OnLink, OnNode) ->
     frame(0, ?STATS_REPLY, <<ReqId:32, (min(OnLink, 16#ffffffff)):32,
                               (min(OnNode, 16#ffffffff)):32>>).
 
+%% API_REPLY: u32 request id, then a UTF-8 JSON object to the end.
+-spec api_reply(non_neg_integer(), iodata()) -> iodata().
+api_reply(ReqId, Json) -> frame(0, ?API_REPLY, [<<ReqId:32>>, Json]).
+
 -spec stream_start(non_neg_integer(), binary(), binary(), binary(), binary()) -> iodata().
 stream_start(Id, StreamId, From, Version, Lang) ->
     frame(Id, ?STREAM_START, [str16(StreamId), str16(From), str16(Version), str16(Lang)]).
@@ -140,6 +146,12 @@ parse_ping(_) -> error.
 -spec parse_stats_request(binary()) -> {ok, non_neg_integer()} | error.
 parse_stats_request(<<ReqId:32, _/binary>>) -> {ok, ReqId};
 parse_stats_request(_) -> error.
+
+%% API_REQUEST: u32 request id, then a UTF-8 JSON object to the end
+%% (the JSON is checked by megaphone_announce, which answers bad-request).
+-spec parse_api_request(binary()) -> {ok, non_neg_integer(), binary()} | error.
+parse_api_request(<<ReqId:32, Json/binary>>) -> {ok, ReqId, Json};
+parse_api_request(_) -> error.
 
 %% OPEN: u8 transport, str16 to, str16 client ip, u16 client port, str16 xml:lang
 -spec parse_open(binary()) -> {ok, bosh | websocket, binary(), inet:ip_address(),
@@ -181,6 +193,8 @@ type_name(?PING) -> ping;
 type_name(?PONG) -> pong;
 type_name(?STATS_REQUEST) -> stats_request;
 type_name(?STATS_REPLY) -> stats_reply;
+type_name(?API_REQUEST) -> api_request;
+type_name(?API_REPLY) -> api_reply;
 type_name(?OPEN) -> open;
 type_name(?STREAM_START) -> stream_start;
 type_name(?DATA) -> data;

@@ -322,6 +322,18 @@ control(stats_request, _, Data, #state{sessions = Sessions} = State) ->
             send(State, megaphone_codec:error(0, 'bad-frame', <<"STATS_REQUEST: u32 expected">>))
     end,
     {ok, State};
+control(api_request, _, Data, #state{sock = Sock} = State) ->
+    case megaphone_codec:parse_api_request(Data) of
+        {ok, ReqId, Json} ->
+            %% An announcement's recipients may take a while to list (a room's
+            %% state, every session of the domain): the request runs in a
+            %% process of its own, which writes API_REPLY straight onto the
+            %% socket as c2s processes do, so the link keeps relaying sessions.
+            proc_lib:spawn(fun() -> api_request(Sock, ReqId, Json) end);
+        error ->
+            send(State, megaphone_codec:error(0, 'bad-frame', <<"API_REQUEST: u32 expected">>))
+    end,
+    {ok, State};
 control(error, _, Data, State) ->
     log_peer_error(0, Data, State),
     {ok, State};
@@ -434,6 +446,14 @@ session_data(Id, Data, S, #state{max_buffer = MaxBuf} = State) ->
             %% Only this session ends; the link and the others carry on.
             {ok, put_session(Id, deliver({xmlstreamerror, {0, Why}}, 0, S), State)}
     end.
+
+%% The job itself runs under mod_megaphone's supervisor (megaphone_announce),
+%% not here: it carries on if this link goes down. A reply that cannot be
+%% written (the link went) is dropped; the edge times the request out.
+api_request(Sock, ReqId, Json) ->
+    Reply = megaphone_announce:api(Json),
+    _ = gen_tcp:send(Sock, megaphone_codec:api_reply(ReqId, Reply)),
+    ok.
 
 %% fxml_stream:parse_element/1 returns an element, {error, {Pos, Text}} for
 %% XML that is not well-formed, and other errors too ({error, enomem} when

@@ -23,14 +23,18 @@
 %%====================================================================
 %% gen_mod
 %%====================================================================
-%% The links are owned by the listener; the module entry only makes the
-%% module known to ejabberd (`ejabberdctl modules_available`, mod_doc).
-start(_Host, _Opts) -> ok.
-stop(_Host) -> ok.
+%% The links are owned by the listener. The module entry runs the announcer
+%% (megaphone_announce: jobs the edge starts with API_REQUEST), once per node.
+start(Host, Opts) -> megaphone_announce:start(Host, Opts).
+stop(Host) -> megaphone_announce:stop(Host).
+%% Options are read when a job is admitted or pruned: nothing to redo.
 reload(_Host, _NewOpts, _OldOpts) -> ok.
 depends(_Host, _Opts) -> [].
-mod_options(_Host) -> [].
-mod_opt_type(_) -> erlang:error(badarg).
+mod_options(_Host) ->
+    [{max_announce_jobs, 8},
+     {announce_retention, timer:hours(24 * 7)}].
+mod_opt_type(max_announce_jobs) -> econf:pos_int();
+mod_opt_type(announce_retention) -> econf:timeout(day).
 
 mod_doc() ->
     #{desc =>
@@ -44,7 +48,15 @@ mod_doc() ->
              "listener: c2s takes its access, shaper and max_stanza_size "
              "from the first one.">>],
       opts =>
-          [{secret, #{value => "string",
+          [{max_announce_jobs, #{value => "pos_integer()",
+                                 desc => <<"Announcement jobs running at once on this node "
+                                           "(under 'modules:'); more are refused with "
+                                           "too-many-jobs. Default 8.">>}},
+           {announce_retention, #{value => "timeout()",
+                                  desc => <<"How long a finished announcement job's state and "
+                                            "counts are kept in Mnesia (under 'modules:'). "
+                                            "Default 7 days.">>}},
+           {secret, #{value => "string",
                       desc => <<"Shared secret the edge proves it knows (HMAC-SHA-256 "
                                 "challenge/response, compared in constant time). Required.">>}},
            {max_frame_size, #{value => "pos_integer()",
