@@ -19,6 +19,7 @@
 #   EJ_LINK_SECRET (default: generated once and kept in EJ_DIR/link-secret)
 #   EJ_USERS="alice:demo bob:demo" registered at start
 #   EJ_LOGLEVEL=warning   EJ_CACHE_SIZE=100000   EJ_IDLE_GC=10
+#   EJ_START_TIMEOUT=90 (seconds until a start that has not answered fails)
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 
@@ -32,6 +33,7 @@ EJ_DIST_PORT="${EJ_DIST_PORT:-15299}"
 EJ_LOGLEVEL="${EJ_LOGLEVEL:-warning}"
 EJ_CACHE_SIZE="${EJ_CACHE_SIZE:-100000}"
 EJ_IDLE_GC="${EJ_IDLE_GC:-10}"
+EJ_START_TIMEOUT="${EJ_START_TIMEOUT:-90}"
 NODE="$EJ_NAME@localhost"
 
 ensure_packages ejabberd
@@ -175,6 +177,20 @@ modules:
 YML
 }
 
+# What a failed start leaves to go on: the node's state and the ends of its logs (a test
+# fixture removes the directory afterwards, so this is printed, not just pointed at).
+start_diagnostics () {
+  local pid; pid="$(cat "$EJ_DIR/pid" 2>/dev/null || echo 0)"
+  echo "--- node process:"; ps -o pid,stat,etime,time,rss,args -p "$pid" 2>&1 | cut -c1-200 || true
+  echo "--- listening on the distribution port $EJ_DIST_PORT:"; ss -ltnp "sport = :$EJ_DIST_PORT" 2>&1 || true
+  echo "--- load:"; cat /proc/loadavg 2>/dev/null || true
+  local f
+  for f in erl.out ejabberd.log error.log; do
+    [ -s "$EJ_DIR/logs/$f" ] && { echo "--- logs/$f (last 40 lines):"; tail -n 40 "$EJ_DIR/logs/$f"; }
+  done
+  return 0
+}
+
 start () {
   if status >/dev/null 2>&1; then
     echo "an instance already runs in $EJ_DIR (scripts/ejabberd.sh stop first)" >&2
@@ -191,23 +207,29 @@ start () {
     -pa "$ROOT/mod_megaphone/ebin" -mnesia dir "\"$EJ_DIR/spool\"" \
     -s ejabberd -noinput -noshell > "$EJ_DIR/logs/erl.out" 2>&1 < /dev/null &
   echo $! > "$EJ_DIR/pid"
-  local i
-  for i in $(seq 1 120); do
+  # A deadline, not a count of checks: each check starts an Erlang node of its own, which on a
+  # loaded machine takes longer than the pause between checks.
+  local deadline=$(( $(date +%s) + EJ_START_TIMEOUT ))
+  while :; do
     if ! kill -0 "$(cat "$EJ_DIR/pid")" 2>/dev/null; then
       echo "ejabberd exited during start; see $EJ_DIR/logs/" >&2
-      tail -n 30 "$EJ_DIR/logs/erl.out" "$EJ_DIR/logs/ejabberd.log" >&2 2>/dev/null || true
+      start_diagnostics >&2
       return 1
     fi
     if [ "$(eval_expr 'lists:keymember(ejabberd, 1, application:which_applications()).' 2>"$EJ_DIR/logs/ready.err")" = "true" ]; then
       break
     fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "ejabberd did not start within $EJ_START_TIMEOUT s; see $EJ_DIR/logs/; last readiness check said:" >&2
+      cat "$EJ_DIR/logs/ready.err" >&2
+      start_diagnostics >&2
+      # A node that never answered must not outlive its failed start (it holds ports and CPU).
+      kill -9 "$(cat "$EJ_DIR/pid")" 2>/dev/null || true
+      rm -f "$EJ_DIR/pid"
+      return 1
+    fi
     sleep 0.5
   done
-  if [ "$i" -eq 120 ]; then
-    echo "ejabberd did not start within 60 s; see $EJ_DIR/logs/; last readiness check said:" >&2
-    cat "$EJ_DIR/logs/ready.err" >&2
-    return 1
-  fi
   local u
   for u in ${EJ_USERS:-}; do register "${u%%:*}" "${u#*:}" >/dev/null; done
   echo "EJ_DIR=$EJ_DIR"
@@ -256,5 +278,5 @@ case "$cmd" in
   register-bulk) [ $# -eq 3 ] || { echo "usage: $0 register-bulk PREFIX COUNT PASSWORD" >&2; exit 2; }; register_bulk "$@" ;;
   ctl) ctl "$@" ;;
   eval) [ $# -eq 1 ] || { echo "usage: $0 eval 'EXPR.'" >&2; exit 2; }; eval_expr "$1" ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

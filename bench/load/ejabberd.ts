@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from '../lib/ports.ts'
-import { startByScript } from '../lib/server-script.ts'
+import { freePorts } from '../lib/ports.ts'
+import { startByScript, type ScriptStart } from '../lib/server-script.ts'
 import type { BenchServer } from './server.ts'
 
 const run = promisify(execFile)
@@ -39,23 +39,29 @@ export class BenchEjabberd implements BenchServer {
   ) {}
 
   static async start (opts: { logLevel?: string, idleGc?: number } = {}): Promise<BenchEjabberd> {
-    const dir = await mkdtemp(join(tmpdir(), 'megaphone-bench-ej-'))
-    const [c2s, http, link, dist] = [await freePort(), await freePort(), await freePort(), await freePort()]
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      EJ_DIR: dir,
-      EJ_NAME: `bench${process.pid}`,
-      EJ_C2S_PORT: String(c2s),
-      EJ_HTTP_PORT: String(http),
-      EJ_LINK_PORT: String(link),
-      EJ_DIST_PORT: String(dist),
-      EJ_LOGLEVEL: opts.logLevel ?? 'error',
-      EJ_IDLE_GC: String(opts.idleGc ?? 10),
-      // Above any user count a run registers, so every login finds its user cached.
-      EJ_CACHE_SIZE: '2000000',
-      EJ_USERS: ''
+    const prepare = async (): Promise<ScriptStart & { ports: number[] }> => {
+      const dir = await mkdtemp(join(tmpdir(), 'megaphone-bench-ej-'))
+      const ports = await freePorts(4)
+      const [c2s, http, link, dist] = ports.map(String)
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        EJ_DIR: dir,
+        EJ_NAME: `bench${process.pid}x${Math.floor(Math.random() * 1e6)}`,
+        EJ_C2S_PORT: c2s,
+        EJ_HTTP_PORT: http,
+        EJ_LINK_PORT: link,
+        EJ_DIST_PORT: dist,
+        EJ_LOGLEVEL: opts.logLevel ?? 'error',
+        EJ_IDLE_GC: String(opts.idleGc ?? 10),
+        // Above any user count a run registers, so every login finds its user cached.
+        EJ_CACHE_SIZE: '2000000',
+        EJ_USERS: ''
+      }
+      return { env, dir, ports }
     }
-    const kv = await startByScript(SCRIPT, env, dir, 1 << 20)
+    const { kv, start } = await startByScript(SCRIPT, prepare, 1 << 20)
+    const { env, dir } = start
+    const [, http = 0, link = 0] = start.ports
     const pid = Number(kv.get('EJ_PID'))
     const ej = new BenchEjabberd(dir, pid, kv.get('EJ_DOMAIN') ?? 'localhost', http, link, kv.get('EJ_LINK_SECRET') ?? '', env)
     // Whatever happens to the harness, the node does not outlive it.

@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from '../lib/ports.ts'
-import { startByScript } from '../lib/server-script.ts'
+import { freePorts } from '../lib/ports.ts'
+import { startByScript, type ScriptStart } from '../lib/server-script.ts'
 import { cpuSecondsOf } from './ejabberd.ts'
 import type { BenchServer, ServerMemory } from './server.ts'
 
@@ -31,18 +31,24 @@ export class BenchProsody implements BenchServer {
   ) {}
 
   static async start (opts: { logLevel?: string } = {}): Promise<BenchProsody> {
-    const dir = await mkdtemp(join(tmpdir(), 'megaphone-bench-prosody-'))
-    const [c2s, http, link] = [await freePort(), await freePort(), await freePort()]
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PR_DIR: dir,
-      PR_C2S_PORT: String(c2s),
-      PR_HTTP_PORT: String(http),
-      PR_LINK_PORT: String(link),
-      PR_LOGLEVEL: opts.logLevel ?? 'error',
-      PR_USERS: ''
+    const prepare = async (): Promise<ScriptStart & { ports: number[] }> => {
+      const dir = await mkdtemp(join(tmpdir(), 'megaphone-bench-prosody-'))
+      const ports = await freePorts(3)
+      const [c2s, http, link] = ports.map(String)
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        PR_DIR: dir,
+        PR_C2S_PORT: c2s,
+        PR_HTTP_PORT: http,
+        PR_LINK_PORT: link,
+        PR_LOGLEVEL: opts.logLevel ?? 'error',
+        PR_USERS: ''
+      }
+      return { env, dir, ports }
     }
-    const kv = await startByScript(SCRIPT, env, dir, 1 << 20)
+    const { kv, start } = await startByScript(SCRIPT, prepare, 1 << 20)
+    const { env, dir } = start
+    const [, http = 0, link = 0] = start.ports
     const pr = new BenchProsody(dir, Number(kv.get('PR_PID')), kv.get('PR_DOMAIN') ?? 'localhost', http, link, kv.get('PR_LINK_SECRET') ?? '', env)
     // Whatever happens to the harness, the server does not outlive it.
     process.on('exit', pr.killNow)
