@@ -18,7 +18,7 @@
 #   PR_LINK_PORT=15390 (mod_megaphone)
 #   PR_LINK_SECRET (default: generated once and kept in PR_DIR/link-secret)
 #   PR_USERS="alice:demo bob:demo" registered at start
-#   PR_LOGLEVEL=warn
+#   PR_LOGLEVEL=warn   PR_START_TIMEOUT=60 (seconds until a start that opened no ports fails)
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 
@@ -28,6 +28,7 @@ PR_C2S_PORT="${PR_C2S_PORT:-15322}"
 PR_HTTP_PORT="${PR_HTTP_PORT:-15380}"
 PR_LINK_PORT="${PR_LINK_PORT:-15390}"
 PR_LOGLEVEL="${PR_LOGLEVEL:-warn}"
+PR_START_TIMEOUT="${PR_START_TIMEOUT:-60}"
 CFG="$PR_DIR/prosody.cfg.lua"
 
 ensure_packages prosody lua-unbound
@@ -117,8 +118,8 @@ start () {
   cd "$PR_DIR"
   setsid prosody --config "$CFG" -F > "$PR_DIR/logs/prosody.out" 2>&1 < /dev/null &
   echo $! > "$PR_DIR/pid"
-  local i
-  for i in $(seq 1 100); do
+  local deadline=$(( $(date +%s) + PR_START_TIMEOUT ))
+  while :; do
     if ! status; then
       echo "prosody exited during start; see $PR_DIR/logs/" >&2
       tail -n 30 "$PR_DIR/logs/prosody.out" "$PR_DIR/logs/prosody.log" >&2 2>/dev/null || true
@@ -126,13 +127,15 @@ start () {
     fi
     # The last listeners to open: the link (a global module) and HTTP.
     if listening "$PR_LINK_PORT" && listening "$PR_HTTP_PORT"; then break; fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "prosody did not open its ports within $PR_START_TIMEOUT s (load: $(cat /proc/loadavg 2>/dev/null)); see $PR_DIR/logs/" >&2
+      tail -n 30 "$PR_DIR/logs/prosody.out" "$PR_DIR/logs/prosody.log" >&2 2>/dev/null || true
+      # A server that never opened its ports must not outlive its failed start.
+      kill -9 "$(pid_of)" 2>/dev/null || true
+      return 1
+    fi
     sleep 0.1
   done
-  if [ "$i" -eq 100 ]; then
-    echo "prosody did not open its ports within 10 s; see $PR_DIR/logs/" >&2
-    tail -n 30 "$PR_DIR/logs/prosody.log" >&2 2>/dev/null || true
-    return 1
-  fi
   echo "PR_DIR=$PR_DIR"
   echo "PR_PID=$(pid_of)"
   echo "PR_DOMAIN=$PR_DOMAIN"
@@ -201,5 +204,5 @@ case "$cmd" in
   register) [ $# -eq 2 ] || { echo "usage: $0 register USER PASSWORD" >&2; exit 2; }; register "$@" ;;
   register-bulk) [ $# -eq 3 ] || { echo "usage: $0 register-bulk PREFIX COUNT PASSWORD" >&2; exit 2; }; register_bulk "$@" ;;
   shell) [ $# -ge 1 ] || { echo "usage: $0 shell 'COMMAND'" >&2; exit 2; }; shell "$@" ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
