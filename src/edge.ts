@@ -22,6 +22,7 @@ import { countConnections } from './admission/connections.ts'
 import { ADMISSION_DEFAULTS } from './admission/options.ts'
 import { DEFAULTS } from './config/schema.ts'
 import { hostMetaRoutes, type HostMetaOptions } from './http/host-meta.ts'
+import { chatPageRoutes, type ChatPageOptions } from './chat/page.ts'
 import { MegaphoneError } from './errors.ts'
 import { SessionRegistry } from './table/index.ts'
 import { TimerWheel, type TickSource } from './timers/wheel.ts'
@@ -45,6 +46,8 @@ export interface EdgeOptions {
   http?: Partial<HttpOptions>
   /** what XEP-0156 host-meta advertises (both transports' URLs) */
   hostMeta?: Partial<HostMetaOptions>
+  /** the chat page at `/` (src/chat/); none when absent */
+  chatPage?: ChatPageOptions
   /** admission control per client address (src/admission/), shared by both transports */
   admission?: Partial<AdmissionOptions>
   /** a clock in ms and the tick driving the wheel; tests inject both */
@@ -96,6 +99,7 @@ export class Edge {
     const admission = new Admission({ ...ADMISSION_DEFAULTS, ...o.admission }, now)
     const edge = new Edge(backend, await buildHttp({ ...o.http, admission }), o, admission, now)
     hostMetaRoutes(edge.app, { boshPath: '/http-bind', boshUrl: '', websocketUrl: '', ...o.hostMeta })
+    if (o.chatPage !== undefined) await chatPageRoutes(edge.app, o.chatPage)
     return edge
   }
 

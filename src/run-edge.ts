@@ -65,7 +65,11 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
       boshUrl: config.boshUrl,
       // host-meta derives the absolute ws:// URL from a path, per request
       websocketUrl: config.websocketUrl !== '' ? config.websocketUrl : config.websocketPath
-    }
+    },
+    // The page logs into the first served domain; with none configured, users type a full JID.
+    ...(config.chatPage
+      ? { chatPage: { domain: config.domains[0] ?? '', mucDomain: config.chatMucDomain, boshPath: config.boshPath, websocketPath: config.websocketPath } }
+      : {})
   })
   // Admission refusals: a warning per limit every 10 s at most (the metric counts them all).
   const refusals = new RefusalLog((fields, message) => { log.warn(fields, message) }, () => performance.now())
@@ -114,6 +118,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   const adminPort = admin === undefined ? port : portOf(admin, config.adminPort)
   log.info({ url: `http://${config.host}:${port}${config.boshPath}` }, 'BOSH listening')
   log.info({ url: `ws://${config.host}:${port}${config.websocketPath}` }, 'WebSocket listening')
+  if (config.chatPage) log.info({ url: `http://${config.host}:${port}/` }, 'chat page')
   log.info({ url: `http://${config.adminHost}:${adminPort}/metrics` }, 'admin listening')
 
   let stopping: Promise<void> | undefined

@@ -130,6 +130,10 @@ const DECLARED = [
   // Like BOSH's CORS default: XMPP authenticates in-band (SASL), so a page from another origin
   // gains nothing a cookie would have given it; operators who want fewer origins list them.
   { key: 'websocketOrigins', type: 'list', default: ['*'], description: 'comma-separated origins whose pages may open a WebSocket (the Origin header of the upgrade); * allows any; requests without Origin (not from a browser) are allowed' },
+  // On: `npm start` is a chat server a browser can use at once. The page is static files and
+  // holds no credentials; an edge that only fronts other clients' pages turns it off.
+  { key: 'chatPage', type: 'boolean', default: true, description: 'serve the chat page (Converse.js, docs/chat.md) at / of the public server; turn it off with `MEGAPHONE_CHAT_PAGE=false` or `"chatPage": false` in the file' },
+  { key: 'chatMucDomain', type: 'string', default: '', description: 'MUC service the chat page creates and joins rooms on; empty: conference.<first of --domains>, or found through service discovery when --domains is empty' },
   { key: 'linkHost', type: 'string', default: '127.0.0.1', description: 'address of the mod_megaphone listener in ejabberd' },
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },

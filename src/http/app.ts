@@ -107,9 +107,11 @@ export async function buildHttp (options: Partial<HttpOptions> = {}): Promise<Ht
     maxAge: 86400
   })
   // What the lean path writes on every BOSH answer, on what fastify serves too (the GET page,
-  // preflights, host-meta): none of it is a page to run scripts in.
+  // preflights, host-meta): none of it is a page to run scripts in. The one route that is, the
+  // chat page (src/chat/page.ts), sets its own policy, which is kept.
   app.addHook('onSend', async (_req, reply, payload) => {
-    void reply.header(NOSNIFF[0], NOSNIFF[1]).header(CSP[0], CSP[1])
+    void reply.header(NOSNIFF[0], NOSNIFF[1])
+    if (!reply.hasHeader(CSP[0])) void reply.header(CSP[0], CSP[1])
     return payload
   })
   return {
