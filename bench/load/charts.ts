@@ -6,8 +6,8 @@
 import type { TargetResult } from './e2e.ts'
 import type { EdgeSessionsResult } from './edge-only.ts'
 
-interface Series { name: string, points: Array<[number, number]>, dashed?: boolean }
-interface Chart { title: string, x: string, y: string, series: Series[], xLog?: boolean, xTicks?: Array<[number, string]> }
+export interface Series { name: string, points: Array<[number, number]>, dashed?: boolean }
+export interface Chart { title: string, x: string, y: string, series: Series[], xLog?: boolean, xTicks?: Array<[number, string]> }
 
 const W = 760
 const H = 440
@@ -31,7 +31,7 @@ function fmt (v: number): string {
   return `${+v.toFixed(2)}`
 }
 
-function lineChart (c: Chart): string {
+export function lineChart (c: Chart): string {
   const pw = W - M.left - M.right
   const ph = H - M.top - M.bottom
   const xs = c.series.flatMap(s => s.points.map(p => p[0]))

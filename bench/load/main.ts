@@ -18,6 +18,8 @@ import { runTarget, type RunContext, type Target, type TargetResult } from './e2
 import { runEdgeHeld, runEdgeSessions, type EdgeHeldResult, type EdgeSessionsResult } from './edge-only.ts'
 import type { User } from './ipc.ts'
 import { parseOptions, usage, UsageError, type LoadOptions } from './options.ts'
+import { runSoak } from './soak.ts'
+import { soakClean, writeSoak } from './soak-report.ts'
 import { kib } from './progress.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -98,6 +100,17 @@ async function main (): Promise<number> {
   const logLines: string[] = [machine, command]
   const log = (line: string): void => { console.log(line); logLines.push(line) }
   console.log(machine)
+  if (opts.mode === 'soak') {
+    // process.exit runs the 'exit' hooks that kill ejabberd and every child (a signal alone would not).
+    process.once('SIGINT', () => process.exit(130))
+    process.once('SIGTERM', () => process.exit(143))
+    const result = await runSoak(opts, log)
+    const lines = await writeSoak(outDir, result, { machine, node: process.version, commit: commit(), command, wall_seconds: Math.round((performance.now() - wallStart) / 100) / 10 })
+    for (const line of lines) log(line)
+    await writeFile(resolve(outDir, 'soak-run.log'), logLines.join('\n') + '\n')
+    // A loss, a duplicate or a reordering fails the run: the figures say which.
+    return soakClean(result) ? 0 : 1
+  }
 
   const foreign = opts.usersFile !== ''
   const results: TargetResult[] = []

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 
 export interface LoadOptions {
-  mode: 'full' | 'e2e' | 'edge-only'
+  mode: 'full' | 'e2e' | 'edge-only' | 'soak'
   server: 'ejabberd' | 'prosody'
   sessions: number
   rate: number
@@ -24,6 +24,8 @@ export interface LoadOptions {
   edgeHeld: number
   edgePollInterval: number
   edgeLogin: 'full' | 'open'
+  soakSeconds: number
+  sampleSeconds: number
   usersFile: string
   password: string
   domain: string
@@ -36,7 +38,7 @@ export interface LoadOptions {
 interface Flag { name: keyof LoadOptions, flag: string, type: 'string' | 'int' | 'boolean' | 'list', default: string | number | boolean | string[], help: string }
 
 export const FLAGS: Flag[] = [
-  { name: 'mode', flag: 'mode', type: 'string', default: 'full', help: 'full (end to end, then edge-only), e2e, or edge-only' },
+  { name: 'mode', flag: 'mode', type: 'string', default: 'full', help: 'full (end to end, then edge-only), e2e, edge-only, or soak (--sessions half BOSH, half WebSocket through the edge for --soak-seconds at --message-rate, memory and open files sampled; docs/reliability.md)' },
   { name: 'server', flag: 'server', type: 'string', default: 'ejabberd', help: 'ejabberd or prosody: the server behind the edge, whose own BOSH and WebSocket are the baselines (prosody: targets megaphone, prosody_bosh, prosody_ws, megaphone_ws)' },
   { name: 'sessions', flag: 'sessions', type: 'int', default: 10_000, help: 'end to end: sessions per target' },
   { name: 'rate', flag: 'rate', type: 'int', default: 500, help: 'end to end: logins started per second (0: as fast as 1,000 in flight per worker allow)' },
@@ -54,6 +56,8 @@ export const FLAGS: Flag[] = [
   { name: 'edgeHeld', flag: 'edge-held', type: 'int', default: 19_000, help: 'edge-only: long-polls held at once by one edge (0 skips)' },
   { name: 'edgePollInterval', flag: 'edge-poll-interval', type: 'int', default: 3, help: 'edge-only: shortest time between two polls of one session (s; the edge\'s polling is 2)' },
   { name: 'edgeLogin', flag: 'edge-login', type: 'string', default: 'open', help: 'edge-only: open (session created, stream open) or full (SASL, bind, presence against the null backend)' },
+  { name: 'soakSeconds', flag: 'soak-seconds', type: 'int', default: 600, help: 'soak: seconds of steady messages after every session logged in' },
+  { name: 'sampleSeconds', flag: 'sample-seconds', type: 'int', default: 5, help: 'soak: seconds between two samples of edge heap/RSS, ejabberd memory and open files' },
   { name: 'usersFile', flag: 'users-file', type: 'string', default: '', help: 'foreign deployment: a file of "user password" lines (localparts); no ejabberd is started' },
   { name: 'password', flag: 'password', type: 'string', default: 'bench-pw', help: 'password of the registered bench users' },
   { name: 'domain', flag: 'domain', type: 'string', default: 'localhost', help: 'XMPP domain (foreign deployment)' },
@@ -91,7 +95,9 @@ export function parseOptions (argv: string[]): LoadOptions {
     }
   }
   const o = out as unknown as LoadOptions
-  if (!['full', 'e2e', 'edge-only'].includes(o.mode)) throw new UsageError(`--mode: full, e2e or edge-only (got ${o.mode})`)
+  if (!['full', 'e2e', 'edge-only', 'soak'].includes(o.mode)) throw new UsageError(`--mode: full, e2e, edge-only or soak (got ${o.mode})`)
+  if (o.mode === 'soak' && o.usersFile !== '') throw new UsageError('--mode soak starts its own ejabberd: no --users-file')
+  if (o.mode === 'soak' && (o.sessions < 2 || o.soakSeconds < 1 || o.sampleSeconds < 1)) throw new UsageError('--mode soak: --sessions at least 2, --soak-seconds and --sample-seconds at least 1')
   if (!['full', 'open'].includes(o.edgeLogin)) throw new UsageError(`--edge-login: full or open (got ${o.edgeLogin})`)
   if (!['ejabberd', 'prosody'].includes(o.server)) throw new UsageError(`--server: ejabberd or prosody (got ${o.server})`)
   // Prosody's own BOSH and WebSocket are the baselines of a Prosody run.
@@ -126,6 +132,7 @@ export function usage (): string {
     '  npm run bench:load                                   # the default run (10,000 sessions, ~8 min)',
     '  npm run bench:load -- --server prosody --mode e2e    # the same through Prosody: the module vs its own BOSH and WebSocket',
     '  npm run bench:load -- --mode edge-only --edge-sessions 1000000 --edge-held 0',
+    '  npm run bench:load -- --mode soak                    # 10,000 sessions (half BOSH, half WebSocket) through the edge for 10 min',
     '  npm run bench:load -- --sessions 20 --rate 20 --message-seconds 3 --idle 1 --edge-sessions 200 --edge-held 100',
     '  npm run bench:load -- --users-file users.txt --domain example.com --bosh-url https://example.com/http-bind --sessions 1000')
   return lines.join('\n')
