@@ -11,6 +11,7 @@
 #   register-bulk PREFIX N PW  register PREFIX1..PREFIXN in one call (thousands/s)
 #   ctl ARGS...                any ejabberdctl command (e.g. connected_users_number)
 #   eval 'EXPR.'               evaluate an Erlang expression on the node; prints ~p
+#   join NODE@HOST             join the cluster NODE belongs to (same EJ_COOKIE and EJ_DIST_PORT)
 #
 # Environment (defaults are the demo's):
 #   EJ_DIR=.run/ejabberd   EJ_NAME=megaphone   EJ_DOMAIN=localhost
@@ -20,6 +21,8 @@
 #   EJ_USERS="alice:demo bob:demo" registered at start
 #   EJ_LOGLEVEL=warning   EJ_CACHE_SIZE=100000   EJ_IDLE_GC=10
 #   EJ_START_TIMEOUT=90 (seconds until a start that has not answered fails)
+#   EJ_HOST (a loopback address of the node's own, e.g. 127.0.0.2: long node names, for clusters)
+#   EJ_COOKIE (the Erlang cookie; the nodes of one cluster share it)
 set -euo pipefail
 source "$(dirname "$0")/lib/ensure-deps.sh"
 
@@ -34,13 +37,23 @@ EJ_LOGLEVEL="${EJ_LOGLEVEL:-warning}"
 EJ_CACHE_SIZE="${EJ_CACHE_SIZE:-100000}"
 EJ_IDLE_GC="${EJ_IDLE_GC:-10}"
 EJ_START_TIMEOUT="${EJ_START_TIMEOUT:-90}"
-NODE="$EJ_NAME@localhost"
+# EJ_HOST: a loopback address of the node's own (127.0.0.2, ...) for a cluster on one host. Without
+# epmd every node listens for distribution on the one EJ_DIST_PORT, so nodes on one host need
+# addresses of their own, and long names (-name) to carry them (docs/scale-out.md).
+EJ_HOST="${EJ_HOST:-}"
+if [ -n "$EJ_HOST" ]; then
+  NODE="$EJ_NAME@$EJ_HOST"; NAME_FLAG=-name; CTL_HOST=127.0.0.1; DIST_IF="{${EJ_HOST//./,}}"
+else
+  NODE="$EJ_NAME@localhost"; NAME_FLAG=-sname; CTL_HOST=localhost; DIST_IF='{127,0,0,1}'
+fi
 
 ensure_packages ejabberd
 ejabberd_dirs
 
 cookie () {
   mkdir -p "$EJ_DIR"
+  # EJ_COOKIE: the nodes of one cluster share it.
+  if [ -n "${EJ_COOKIE:-}" ]; then printf '%s' "$EJ_COOKIE"; return; fi
   [ -f "$EJ_DIR/cookie" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$EJ_DIR/cookie")
   cat "$EJ_DIR/cookie"
 }
@@ -61,7 +74,7 @@ erl_env () {
 remote () {
   erl_env
   erl -noshell -hidden -dist_listen false -start_epmd false -erl_epmd_port "$EJ_DIST_PORT" \
-    -sname "ctl$$-$RANDOM@localhost" -setcookie "$(cookie)" "$@"
+    "$NAME_FLAG" "ctl$$-$RANDOM@$CTL_HOST" -setcookie "$(cookie)" "$@"
 }
 
 ctl () {
@@ -202,8 +215,8 @@ start () {
   # setsid: a Ctrl-C meant for the caller's terminal must not reach the node.
   # cd: Mnesia and crash dumps land in the working directory.
   cd "$EJ_DIR"
-  setsid erl -sname "$NODE" -setcookie "$(cookie)" -start_epmd false -erl_epmd_port "$EJ_DIST_PORT" \
-    -kernel inet_dist_use_interface '{127,0,0,1}' \
+  setsid erl "$NAME_FLAG" "$NODE" -setcookie "$(cookie)" -start_epmd false -erl_epmd_port "$EJ_DIST_PORT" \
+    -kernel inet_dist_use_interface "$DIST_IF" \
     -pa "$ROOT/mod_megaphone/ebin" -mnesia dir "\"$EJ_DIR/spool\"" \
     -s ejabberd -noinput -noshell > "$EJ_DIR/logs/erl.out" 2>&1 < /dev/null &
   echo $! > "$EJ_DIR/pid"
@@ -256,6 +269,14 @@ stop () {
   rm -f "$EJ_DIR/pid"
 }
 
+# Joins the cluster of NODE (run on the joining node; its own Mnesia data is replaced by the
+# cluster's): ejabberd's join_cluster stops ejabberd here, copies the tables, starts it again.
+join () {
+  local r
+  r="$(eval_expr "ejabberd_admin:join_cluster(<<\"$1\">>).")"
+  case "$r" in ok|'{ok,'*) echo "$NODE joined $1" ;; *) echo "join_cluster $1: $r" >&2; return 1 ;; esac
+}
+
 register () {
   eval_expr "ejabberd_auth:try_register(<<\"$1\">>, <<\"$EJ_DOMAIN\">>, <<\"$2\">>)."
 }
@@ -277,6 +298,7 @@ case "$cmd" in
   register) [ $# -eq 2 ] || { echo "usage: $0 register USER PASSWORD" >&2; exit 2; }; register "$@" ;;
   register-bulk) [ $# -eq 3 ] || { echo "usage: $0 register-bulk PREFIX COUNT PASSWORD" >&2; exit 2; }; register_bulk "$@" ;;
   ctl) ctl "$@" ;;
+  join) [ $# -eq 1 ] || { echo "usage: $0 join NODE@HOST" >&2; exit 2; }; join "$1" ;;
   eval) [ $# -eq 1 ] || { echo "usage: $0 eval 'EXPR.'" >&2; exit 2; }; eval_expr "$1" ;;
-  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
