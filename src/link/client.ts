@@ -28,7 +28,7 @@ import {
   FrameDecoder, LinkProtocolError, encodeAuth, encodeClose, encodeData, encodeError, encodeOpen, encodePing,
   encodePong, encodeRestart, encodeStatsRequest, parseAuthOk, parseClose, parseData, parseError, parseHello,
   parsePing, parseStatsReply, parseStreamStart, badFrame,
-  AUTH, AUTH_OK, CLOSE, DATA, ERROR, HELLO, OPEN, PING, PONG, RESTART, STATS_REPLY, STATS_REQUEST, STREAM_START,
+  API_REPLY, API_REQUEST, AUTH, AUTH_OK, CLOSE, DATA, ERROR, HELLO, OPEN, PING, PONG, RESTART, STATS_REPLY, STATS_REQUEST, STREAM_START,
   HANDSHAKE_MAX_FRAME_SIZE, HEADER_SIZE, MAX_CONN_ID, MAX_VERSION, MIN_VERSION, NONCE_SIZE, PING_SIZE, PROTOCOL_ERRORS,
   isControlType, type FrameHandler, type FrameType, type OpenParams, type ProtocolErrorName, type StatsReply,
   type StreamStart
@@ -38,6 +38,7 @@ import { chooseVersion, backendMac, edgeMac, macEqual } from './handshake.ts'
 import { resolveLinkOptions, type LinkOptions, type ResolvedLinkOptions } from './options.ts'
 import { LINK_OWNER, OVER_BUDGET, QUEUED, SendQueue, type WriteOutcome } from './send-queue.ts'
 import { FrameCounters, type LinkCounters } from './counters.ts'
+import { ApiRequests, type ApiJson } from './api.ts'
 import {
   LINK_AUTH_FAILED, LINK_AUTH_REJECTED, LINK_DOWN, LINK_HANDLER_THREW, LINK_HANDSHAKE_TIMEOUT, LINK_HEARTBEAT_TIMEOUT,
   LINK_NOT_OPEN, LINK_PEER_CLOSED, LINK_PROTOCOL, LINK_QUEUE_FULL, LINK_SEND_TOO_LARGE, LINK_SESSION_BUDGET, LINK_SOCKET, LINK_STATS_BUSY,
@@ -90,7 +91,7 @@ function isTerminalError (name: ProtocolErrorName | 'unknown'): name is Terminal
 }
 
 /** Frame types only the edge may send (docs/link-protocol.md "Frame types", direction column). */
-const EDGE_ONLY: ReadonlySet<number> = new Set([AUTH, STATS_REQUEST, OPEN, RESTART])
+const EDGE_ONLY: ReadonlySet<number> = new Set([AUTH, STATS_REQUEST, API_REQUEST, OPEN, RESTART])
 
 interface PendingStats {
   resolve: (reply: StatsReply) => void
@@ -122,6 +123,8 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   /** Ids come from this counter for the client's whole life, across links: never reused. */
   private nextConnId = 1
   private readonly pendingStats = new Map<number, PendingStats>()
+  /** API_REQUESTs awaiting API_REPLY (src/link/api.ts). */
+  private readonly api = new ApiRequests()
   private nextStatsId = 1
   private readonly frames = new FrameCounters()
   private readonly n = {
@@ -143,6 +146,11 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   /** True when sessions can open: the link is up and authenticated. */
   get ready (): boolean {
     return this.state === READY
+  }
+
+  /** Connection ids open now (a link pool's measure of load, src/link/pool.ts). */
+  get openConnections (): number {
+    return this.connections.size
   }
 
   /** The protocol version of the current (or last) link; 0 before the first handshake. */
@@ -247,6 +255,20 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       }, this.options.statsTimeout)
       this.pendingStats.set(requestId, { resolve, reject, timer })
       if (!this.write(STATS_REQUEST, encodeStatsRequest(requestId))) this.wedged()
+    })
+  }
+
+  /**
+   * A JSON request to the backend's announcer (API_REQUEST → API_REPLY, docs/link-protocol.md);
+   * resolves with the reply's JSON object, whether it says ok or not. Rejects with LINK_DOWN (link
+   * not up, or lost before the reply), LINK_SEND_TOO_LARGE (above maxFrameSize), LINK_API_TIMEOUT,
+   * LINK_API_UNSUPPORTED (the backend answered ERROR unknown-type: no announcer there), LINK_API_BUSY.
+   */
+  async apiRequest (json: object, timeoutMs: number): Promise<ApiJson> {
+    if (this.state !== READY) throw linkError(LINK_DOWN, 'the link to the backend is not up')
+    return await this.api.request(json, timeoutMs, frame => {
+      this.checkSize(frame.length)
+      if (!this.write(API_REQUEST, frame)) this.wedged()
     })
   }
 
@@ -427,6 +449,11 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
         pending.resolve(reply)
         return
       }
+      case API_REPLY: {
+        const bad = this.api.onReply(data)
+        if (bad !== undefined) this.refuse(0, 'bad-frame', bad.message)
+        return
+      }
       default:
         // HELLO or AUTH_OK again after the handshake: not expected, not harmful.
         this.n.protocolErrors++
@@ -471,6 +498,8 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       ? e
       : new LinkProtocolError('LINK_REMOTE_ERROR', e.name, connId, `backend ERROR ${e.name} (${e.code}) on id ${connId}: ${e.text}`, e.code)
     if (connId === 0) {
+      // The answer of a backend without the announcer to API_REQUEST (src/link/api.ts).
+      if (!(e instanceof LinkProtocolError) && e.name === 'unknown-type' && this.api.onUnknownType(e.text)) return
       this.emit('warning', error)
       return
     }
@@ -636,6 +665,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
       pending.reject(linkError(LINK_DOWN, 'the link went down', reason))
     }
     this.pendingStats.clear()
+    this.api.reset(linkError(LINK_DOWN, 'the link went down', reason))
     this.emit('down', reason)
   }
 }
