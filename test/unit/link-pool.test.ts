@@ -20,7 +20,7 @@ const params: OpenParams = { transport: 'bosh', to: 'localhost', ip: '127.0.0.1'
 const quiet: ConnectionHandler = { onStreamStart () {}, onData () {}, onClose () {} }
 const members = (n: number): Member[] => Array.from({ length: n }, () => { const m = new Member(); m.autoStart = false; return m })
 
-t.test('sessions spread over the links that are up, fewest connections first', async t => {
+void t.test('sessions spread over the links that are up, fewest connections first', async t => {
   const [a, b, c] = members(3) as [Member, Member, Member]
   const pool = new LinkPool([a, b, c])
   const ids = Array.from({ length: 9 }, () => pool.open(params, quiet))
@@ -33,7 +33,7 @@ t.test('sessions spread over the links that are up, fewest connections first', a
   t.equal(pool.readyCount, 2)
 })
 
-t.test('send, restart and close reach the member that owns the id, with its own id', async t => {
+void t.test('send, restart and close reach the member that owns the id, with its own id', async t => {
   const ms = members(2)
   const pool = new LinkPool(ms)
   const ids = [pool.open(params, quiet), pool.open(params, quiet), pool.open(params, quiet)]
@@ -47,7 +47,7 @@ t.test('send, restart and close reach the member that owns the id, with its own 
   t.equal(pool.memberOf(ids[1]!), 1)
 })
 
-t.test('a link going down ends only its sessions', async t => {
+void t.test('a link going down ends only its sessions', async t => {
   const [a, b] = members(2) as [Member, Member]
   const pool = new LinkPool([a, b])
   const ended: string[] = []
@@ -62,7 +62,7 @@ t.test('a link going down ends only its sessions', async t => {
   t.equal(pool.memberOf(id), 1)
 })
 
-t.test('with every link down, the caller hears the link\'s own refusal', async t => {
+void t.test('with every link down, the caller hears the link\'s own refusal', async t => {
   const ms = members(2)
   for (const m of ms) m.ready = false
   const pool = new LinkPool(ms)
@@ -70,7 +70,7 @@ t.test('with every link down, the caller hears the link\'s own refusal', async t
   t.throws(() => pool.open(params, quiet), { code: 'LINK_DOWN' })
 })
 
-t.test('one member: the pool id is the member\'s id', async t => {
+void t.test('one member: the pool id is the member\'s id', async t => {
   const [a] = members(1) as [Member]
   const pool = new LinkPool([a])
   t.equal(pool.open(params, quiet), 1)
