@@ -6,9 +6,9 @@
 import t from 'tap'
 import {
   FrameDecoder, LinkProtocolError, encodeFrame, parseHello, parseAuth, parseAuthOk, parsePing, parseStatsRequest,
-  parseStatsReply, parseOpen, parseStreamStart, parseData, parseClose, parseError,
-  HELLO, AUTH, AUTH_OK, PING, PONG, STATS_REQUEST, STATS_REPLY, OPEN, STREAM_START, DATA, RESTART, CLOSE, ERROR,
-  LINK_FRAME_TOO_LARGE, LINK_FRAME_TOO_SHORT, LINK_UNKNOWN_TYPE, LINK_CONN_ID_RANGE, LINK_BAD_FRAME,
+  parseStatsReply, parseApi, parseOpen, parseStreamStart, parseData, parseClose, parseError,
+  HELLO, AUTH, AUTH_OK, PING, PONG, STATS_REQUEST, STATS_REPLY, API_REQUEST, API_REPLY, OPEN, STREAM_START, DATA, RESTART,
+  CLOSE, ERROR, LINK_FRAME_TOO_LARGE, LINK_FRAME_TOO_SHORT, LINK_UNKNOWN_TYPE, LINK_CONN_ID_RANGE, LINK_BAD_FRAME,
   HEADER_SIZE, type FrameType
 } from '../../src/link/codec/index.ts'
 
@@ -23,7 +23,7 @@ function rng (seed: number): (n: number) => number {
   }
 }
 
-const TYPES = [HELLO, AUTH, AUTH_OK, PING, PONG, STATS_REQUEST, STATS_REPLY, OPEN, STREAM_START, DATA, RESTART, CLOSE, ERROR]
+const TYPES = [HELLO, AUTH, AUTH_OK, PING, PONG, STATS_REQUEST, STATS_REPLY, API_REQUEST, API_REPLY, OPEN, STREAM_START, DATA, RESTART, CLOSE, ERROR]
 const DECODER_CODES = new Set([LINK_FRAME_TOO_LARGE, LINK_FRAME_TOO_SHORT, LINK_UNKNOWN_TYPE, LINK_CONN_ID_RANGE])
 
 function parse (connId: number, type: FrameType, data: Buffer): unknown {
@@ -34,6 +34,7 @@ function parse (connId: number, type: FrameType, data: Buffer): unknown {
     case PING: case PONG: return parsePing(data)
     case STATS_REQUEST: return parseStatsRequest(data)
     case STATS_REPLY: return parseStatsReply(data)
+    case API_REQUEST: case API_REPLY: return parseApi(data)
     case OPEN: return parseOpen(connId, data)
     case STREAM_START: return parseStreamStart(connId, data)
     case DATA: return parseData(connId, data)

@@ -5,7 +5,7 @@
  * defines are ignored ("Versioning").
  */
 import {
-  AUTH, AUTH_OK, ERROR, HELLO, MAC_SIZE, NONCE_SIZE, PING, PING_SIZE, PONG, STATS_REPLY, STATS_REQUEST,
+  API_REPLY, API_REQUEST, AUTH, AUTH_OK, ERROR, HELLO, MAC_SIZE, NONCE_SIZE, PING, PING_SIZE, PONG, STATS_REPLY, STATS_REQUEST,
   HEADER_SIZE, protocolErrorName, type ProtocolErrorName
 } from './frame-types.ts'
 import { allocFrame } from './encoder.ts'
@@ -35,6 +35,12 @@ export interface StatsReply {
   linkSessions: number
   /** c2s sessions on the ejabberd node */
   nodeSessions: number
+}
+
+/** API_REQUEST and API_REPLY: a request id and a JSON text (parsed by the caller: src/link/api.ts). */
+export interface ApiMessage {
+  requestId: number
+  json: string
 }
 
 export interface ErrorFrame {
@@ -161,6 +167,32 @@ export function parseStatsReply (data: Buffer): StatsReply | LinkProtocolError {
   const nodeSessions = r.u32('STATS_REPLY node sessions')
   if (r.failure !== '') return badFrame(0, r.failure)
   return { requestId, linkSessions, nodeSessions }
+}
+
+// API_REQUEST / API_REPLY: u32 request id, then a UTF-8 JSON object to the end
+export function encodeApiRequest (requestId: number, json: string): Buffer {
+  return encodeApi(API_REQUEST, requestId, json)
+}
+
+export function encodeApiReply (requestId: number, json: string): Buffer {
+  return encodeApi(API_REPLY, requestId, json)
+}
+
+function encodeApi (type: typeof API_REQUEST | typeof API_REPLY, requestId: number, json: string): Buffer {
+  const n = Buffer.byteLength(json, 'utf8')
+  const buf = allocFrame(0, type, 4 + n)
+  const o = writeU32(buf, HEADER_SIZE, requestId)
+  if (n > 0) buf.write(json, o, n, 'utf8')
+  return buf
+}
+
+/** Reads API_REQUEST or API_REPLY (the same layout); the JSON is returned as text, not parsed. */
+export function parseApi (data: Buffer): ApiMessage | LinkProtocolError {
+  const r = new FieldReader(data)
+  const requestId = r.u32('API request id')
+  const json = r.rest('API JSON')
+  if (r.failure !== '') return badFrame(0, r.failure)
+  return { requestId, json }
 }
 
 // ERROR (any connection id): u16 code, then UTF-8 text to the end

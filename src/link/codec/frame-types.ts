@@ -45,6 +45,9 @@ export const PING = 0x04
 export const PONG = 0x05
 export const STATS_REQUEST = 0x06
 export const STATS_REPLY = 0x07
+/** The announcer's requests (docs/link-protocol.md "API_REQUEST"): u32 request id, then JSON. */
+export const API_REQUEST = 0x08
+export const API_REPLY = 0x09
 export const OPEN = 0x10
 export const STREAM_START = 0x11
 export const DATA = 0x12
@@ -54,7 +57,7 @@ export const ERROR = 0x20
 
 export type FrameType =
   | typeof HELLO | typeof AUTH | typeof AUTH_OK | typeof PING | typeof PONG
-  | typeof STATS_REQUEST | typeof STATS_REPLY
+  | typeof STATS_REQUEST | typeof STATS_REPLY | typeof API_REQUEST | typeof API_REPLY
   | typeof OPEN | typeof STREAM_START | typeof DATA | typeof RESTART | typeof CLOSE
   | typeof ERROR
 
@@ -67,6 +70,8 @@ export const FRAME_TYPE_NAMES: Readonly<Record<FrameType, string>> = {
   [PONG]: 'PONG',
   [STATS_REQUEST]: 'STATS_REQUEST',
   [STATS_REPLY]: 'STATS_REPLY',
+  [API_REQUEST]: 'API_REQUEST',
+  [API_REPLY]: 'API_REPLY',
   [OPEN]: 'OPEN',
   [STREAM_START]: 'STREAM_START',
   [DATA]: 'DATA',

@@ -5,8 +5,8 @@ export { writeHeader, encodeHeader, encodeFrame, allocFrame, encodeData } from '
 export { FrameDecoder, type FrameHandler, type FrameDecoderOptions } from './decoder.ts'
 export {
   encodeHello, parseHello, encodeAuth, parseAuth, encodeAuthOk, parseAuthOk, encodePing, encodePong, parsePing,
-  encodeStatsRequest, parseStatsRequest, encodeStatsReply, parseStatsReply, encodeError, parseError,
-  type Hello, type Auth, type StatsReply, type ErrorFrame
+  encodeStatsRequest, parseStatsRequest, encodeStatsReply, parseStatsReply, encodeApiRequest, encodeApiReply, parseApi,
+  encodeError, parseError, type Hello, type Auth, type StatsReply, type ApiMessage, type ErrorFrame
 } from './control.ts'
 export {
   encodeOpen, parseOpen, encodeStreamStart, parseStreamStart, parseData, encodeRestart, encodeClose, parseClose,
