@@ -10,6 +10,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
+import { announceRoutes, type AnnounceApi } from '../announce/routes.ts'
 
 export interface AdminState {
   registry: Registry
@@ -17,6 +18,8 @@ export interface AdminState {
   linkUp: () => boolean
   /** a graceful stop has begun */
   draining: () => boolean
+  /** the Announcer API under /v1/announce/ (docs/announcer.md); absent when no token is configured: the API is off */
+  announce?: AnnounceApi
 }
 
 export function adminRoutes (app: FastifyInstance, s: AdminState): void {
@@ -31,4 +34,5 @@ export function adminRoutes (app: FastifyInstance, s: AdminState): void {
     if (!s.linkUp()) return await reply.code(503).type('text/plain; charset=utf-8').send('link to ejabberd down\n')
     return await reply.type('text/plain; charset=utf-8').send('ready\n')
   })
+  if (s.announce !== undefined) announceRoutes(app, s.announce)
 }

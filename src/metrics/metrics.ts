@@ -19,6 +19,7 @@ import type { BoshStats } from '../bosh/manager.ts'
 import type { WsStats } from '../ws/manager.ts'
 import type { LinkCounters } from '../link/counters.ts'
 import type { StatsReply } from '../link/codec/index.ts'
+import { announceMetrics, type AnnounceSource } from '../announce/metrics.ts'
 
 /** What the metrics read, all of it already kept by the parts of the edge. */
 export interface MetricSources {
@@ -32,6 +33,8 @@ export interface MetricSources {
   link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply> }
   /** true once a graceful stop has begun */
   draining: () => boolean
+  /** the Announcer API, when it is on (src/announce/metrics.ts) */
+  announce?: AnnounceSource
 }
 
 export interface EdgeMetrics {
@@ -265,6 +268,9 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
     registers,
     collect () { setCounter(this, [[{}, statsFailures]]) }
   })
+
+  // The Announcer's jobs, recipients and refusals, and the module's counts of them.
+  announceMetrics(registers, () => src?.announce)
 
   return {
     registry,
