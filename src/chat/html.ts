@@ -95,6 +95,9 @@ const settings = {
   message_archiving: 'always',
   // XEP-0085: typing notifications, sent and shown
   send_chat_state_notifications: true,
+  // XEP-0045 §7.2.14: a room's recent messages when joining it; Converse asks for none from a
+  // room that archives (XEP-0313), and fetches those from the archive instead
+  muc_history_max_stanzas: 50,
   // rooms are joined with the user's name, without a nickname form
   muc_nickname_from_jid: true,
   // messages from users not in the roster (announcements, first contact) are shown
