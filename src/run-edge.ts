@@ -18,6 +18,7 @@ import { buildAdminApp } from './admin/server.ts'
 import { adminRoutes, type AdminState } from './admin/routes.ts'
 import { admissionOptions } from './admission/options.ts'
 import { RefusalLog } from './admission/refusal-log.ts'
+import { API_PREFIX, createAnnounceApi } from './announce/index.ts'
 
 export interface RunningEdge {
   /** the port the BOSH server listens on */
@@ -91,6 +92,8 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     ended: (s, reason) => { if (log.isLevelEnabled('debug')) sessionLogger(log, { transport: 'websocket' }).debug({ row: s.row, reason }, 'session ended') }
   }
 
+  // The Announcer API (docs/announcer.md) on the admin server: only with a token.
+  const announce = createAnnounceApi(config, link, log)
   let draining = false
   metrics.attach({
     bosh,
@@ -99,9 +102,10 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     admission: edge.admission,
     table: edge.registry.table,
     link,
-    draining: () => draining
+    draining: () => draining,
+    ...(announce === undefined ? {} : { announce: announce.source })
   })
-  const adminState: AdminState = { registry: metrics.registry, linkUp: () => link.ready, draining: () => draining }
+  const adminState: AdminState = { registry: metrics.registry, linkUp: () => link.ready, draining: () => draining, ...(announce === undefined ? {} : { announce: announce.api }) }
 
   // The admin routes stay off the public server unless the operator gives both the same address.
   const shared = config.adminPort === config.port && config.adminHost === config.host && config.port !== 0
@@ -120,6 +124,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   log.info({ url: `ws://${config.host}:${port}${config.websocketPath}` }, 'WebSocket listening')
   if (config.chatPage) log.info({ url: `http://${config.host}:${port}/` }, 'chat page')
   log.info({ url: `http://${config.adminHost}:${adminPort}/metrics` }, 'admin listening')
+  if (announce !== undefined) log.info({ url: `http://${config.adminHost}:${adminPort}${API_PREFIX}/` }, 'Announcer API listening')
 
   let stopping: Promise<void> | undefined
   const stop = async (): Promise<void> => {
