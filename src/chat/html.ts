@@ -23,9 +23,11 @@ export interface ChatSettings {
  * - scripts only from this origin: the page has no inline script (its settings are JSON data);
  *   Converse needs no eval and no WebAssembly with OMEMO off;
  * - styles from this origin and inline: Converse's build injects its components' styles as
- *   <style> elements without a nonce, and its templates set style attributes;
- * - images from this origin, data: (the stylesheet's icons, avatars from vCards) and blob:
- *   (pictures the user picks before uploading);
+ *   <style> elements without a nonce (style-src-elem), and its templates set style attributes
+ *   (style-src-attr): both are reported without 'unsafe-inline';
+ * - images from this origin and data: (the stylesheet's icons, avatars from vCards); links to
+ *   media elsewhere stay links (`render_media: false` in the script), so that nothing is fetched
+ *   from another origin and a sender cannot learn who read the message;
  * - connections to this origin only: 'self' covers the ws:/wss: URL of the same host (CSP 3);
  * - no plugins, no frames, no <base>, forms posting nowhere (Converse handles them in script),
  *   and the page may not be framed (clickjacking).
@@ -34,7 +36,7 @@ export const CHAT_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
+  "img-src 'self' data:",
   "font-src 'self'",
   "connect-src 'self'",
   "manifest-src 'self'",
@@ -105,6 +107,9 @@ const settings = {
   // OMEMO needs WebAssembly ('wasm-unsafe-eval') and PEP device lists: off
   blacklisted_plugins: ['converse-omemo'],
   play_sounds: false,
+  // images, audio and video links are shown as links, never fetched (the policy allows no other origin)
+  render_media: false,
+  embed_3rd_party_media_players: false,
   loglevel: 'warn'
 }
 if (s.domain) settings.default_domain = s.domain
