@@ -5,6 +5,8 @@
  * so that the routes know only AnnounceErrors.
  */
 import { isMegaphoneError } from '../errors.ts'
+import { LINK_API_BAD_REPLY, LINK_API_BUSY, LINK_API_TIMEOUT, LINK_API_UNSUPPORTED } from '../link/api.ts'
+import { LINK_SEND_TOO_LARGE } from '../link/errors.ts'
 import { AnnounceError } from './errors.ts'
 import type { ApiRequest } from './contract.ts'
 
@@ -18,22 +20,26 @@ export interface AnnounceBackend {
 }
 
 /**
- * The API's error for a failed request. Link codes are matched by what they mean, not listed one
- * by one: a new way for the link to be down is still "link down".
+ * The API's error for a failed request (the link client's apiRequest rejects with these codes,
+ * src/link/api.ts). Any other link code means the link is not there for the request.
  */
 export function requestFailed (err: unknown): AnnounceError {
-  if (isAnnounceErrorLike(err)) return err
+  if (err instanceof AnnounceError) return err
   const code = isMegaphoneError(err) ? err.code : ''
   const message = err instanceof Error ? err.message : String(err)
-  if (/UNSUPPORTED|UNKNOWN_TYPE/.test(code)) {
-    return new AnnounceError('ANNOUNCE_UNSUPPORTED', `the server's module does not implement the Announcer API (${message})`, { cause: err })
+  switch (code) {
+    case LINK_API_UNSUPPORTED:
+      return new AnnounceError('ANNOUNCE_UNSUPPORTED', `the server's module does not implement the Announcer API (${message})`, { cause: err })
+    case LINK_API_TIMEOUT:
+      return new AnnounceError('ANNOUNCE_TIMEOUT', `no answer from the server's module in time (${message})`, { cause: err })
+    case LINK_API_BUSY:
+      // Requests are answered in milliseconds: this many waiting means callers should slow down.
+      return new AnnounceError('ANNOUNCE_TOO_MANY_JOBS', `too many API requests waiting for the server's module (${message})`, { cause: err })
+    case LINK_SEND_TOO_LARGE:
+      return new AnnounceError('ANNOUNCE_TOO_LARGE', `the request does not fit in one link frame (${message})`, { cause: err })
+    case LINK_API_BAD_REPLY:
+      return new AnnounceError('ANNOUNCE_BACKEND_ERROR', `the server's module answered with something that is not a JSON object (${message})`, { cause: err })
   }
-  if (/TIMEOUT/.test(code)) return new AnnounceError('ANNOUNCE_TIMEOUT', `no answer from the server's module in time (${message})`, { cause: err })
-  if (/TOO_LARGE/.test(code)) return new AnnounceError('ANNOUNCE_TOO_LARGE', `the request does not fit in one link frame (${message})`, { cause: err })
   if (code.startsWith('LINK_')) return new AnnounceError('ANNOUNCE_LINK_DOWN', `no link to the server (${message})`, { cause: err })
   return new AnnounceError('ANNOUNCE_BACKEND_ERROR', `the request failed: ${message}`, { cause: err })
-}
-
-function isAnnounceErrorLike (err: unknown): err is AnnounceError {
-  return err instanceof AnnounceError
 }

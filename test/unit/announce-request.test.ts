@@ -126,5 +126,7 @@ void t.test('link failures become the API\'s errors', async t => {
   t.equal(e('LINK_API_TIMEOUT'), 'ANNOUNCE_TIMEOUT')
   t.equal(e('LINK_API_UNSUPPORTED'), 'ANNOUNCE_UNSUPPORTED')
   t.equal(e('LINK_SEND_TOO_LARGE'), 'ANNOUNCE_TOO_LARGE')
+  t.equal(e('LINK_API_BUSY'), 'ANNOUNCE_TOO_MANY_JOBS')
+  t.equal(e('LINK_API_BAD_REPLY'), 'ANNOUNCE_BACKEND_ERROR')
   t.equal(requestFailed(new Error('boom')).code, 'ANNOUNCE_BACKEND_ERROR')
 })
