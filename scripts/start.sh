@@ -38,7 +38,7 @@ EDGE_PID=$!
 cat <<MSG
 
 Megaphone is running.
-  chat page:  http://127.0.0.1:${MEGAPHONE_PORT:-5280}/ (log in as alice or bob, password demo)
+  chat page:  http://127.0.0.1:${MEGAPHONE_PORT:-5280}/ (log in as alice@localhost or bob@localhost, password demo)
   BOSH:       http://127.0.0.1:${MEGAPHONE_PORT:-5280}/http-bind
   WebSocket:  ws://127.0.0.1:${MEGAPHONE_PORT:-5280}/xmpp-websocket
   users:      alice@localhost, bob@localhost (password: demo); rooms at conference.localhost
