@@ -89,6 +89,8 @@ const settings = {
   // Converse's login form; nothing is filled in
   authentication: 'login',
   auto_login: false,
+  // accounts are made by the server's operator, not from the login screen (XEP-0077)
+  allow_registration: false,
   keepalive: true,
   view_mode: 'fullscreen',
   assets_path: s.assetsPath,
