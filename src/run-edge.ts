@@ -7,8 +7,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from './config/load.ts'
 import { sessionLogger, type Logger } from './log.ts'
-import { LinkClient } from './link/index.ts'
-import { linkOptions } from './link/options.ts'
+import { Links } from './link/links.ts'
+import { linksOptions } from './link/options.ts'
 import { boshOptions } from './bosh/options.ts'
 import { Edge } from './edge.ts'
 import { mountBosh } from './bosh/edge.ts'
@@ -38,17 +38,22 @@ export interface RunningEdge {
 }
 
 export async function runEdge (config: Config, log: Logger): Promise<RunningEdge> {
-  const link = new LinkClient(linkOptions(config))
-  link.on('up', info => { log.info({ version: info.version, link: `${config.linkHost}:${config.linkPort}` }, 'link up') })
-  link.on('down', err => { log.warn({ code: err.code, err: err.message }, 'link down') })
-  link.on('reconnecting', info => { log.info(info, 'link reconnecting') })
-  link.on('warning', err => { log.warn({ code: err.code, err: err.message }, 'link warning') })
+  // One link per mod_megaphone listener (--links: every node of a cluster), one Backend for the
+  // transports (src/link/links.ts); `link` is what the rest of the edge sees of them all.
+  const link = new Links(linksOptions(config))
+  for (const [i, client] of link.clients.entries()) {
+    const address = link.addresses[i]
+    client.on('up', info => { log.info({ version: info.version, link: address }, 'link up') })
+    client.on('down', err => { log.warn({ code: err.code, err: err.message, link: address }, 'link down') })
+    client.on('reconnecting', info => { log.info({ ...info, link: address }, 'link reconnecting') })
+    client.on('warning', err => { log.warn({ code: err.code, err: err.message, link: address }, 'link warning') })
+  }
   link.start()
 
   const metrics = createMetrics()
   // The shared pieces once (HTTP front, session table, timer wheel), then the two transports
   // mounted on them as peers.
-  const edge = await Edge.create(link, {
+  const edge = await Edge.create(link.pool, {
     maxSessions: config.maxSessions,
     timerResolution: config.timerResolution,
     http: {
@@ -105,7 +110,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     draining: () => draining,
     ...(announce === undefined ? {} : { announce: announce.source })
   })
-  const adminState: AdminState = { registry: metrics.registry, linkUp: () => link.ready, draining: () => draining, ...(announce === undefined ? {} : { announce: announce.api }) }
+  const adminState: AdminState = { registry: metrics.registry, linkUp: () => link.ready, links: () => link.states(), draining: () => draining, ...(announce === undefined ? {} : { announce: announce.api }) }
 
   // The admin routes stay off the public server unless the operator gives both the same address.
   const shared = config.adminPort === config.port && config.adminHost === config.host && config.port !== 0
@@ -137,7 +142,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
       // §3.6.1 see-other-uri where configured) from the server's preClose hook (src/ws/route.ts).
       bosh.shutdown()
       await edge.app.close()
-      // CLOSE for whatever is still open, then the socket (src/link/client.ts stop()).
+      // CLOSE for whatever is still open, then the sockets (src/link/client.ts stop()).
       await link.stop()
       await admin?.close()
     })()

@@ -14,8 +14,10 @@ import { announceRoutes, type AnnounceApi } from '../announce/routes.ts'
 
 export interface AdminState {
   registry: Registry
-  /** the link is up and authenticated */
+  /** the link is up and authenticated (with several links: at least one is) */
   linkUp: () => boolean
+  /** each link's address and state, when the edge links to several ejabberd nodes (src/link/links.ts) */
+  links?: () => Array<{ address: string, up: boolean }>
   /** a graceful stop has begun */
   draining: () => boolean
   /** the Announcer API under /v1/announce/ (docs/announcer.md); absent when no token is configured: the API is off */
@@ -31,8 +33,11 @@ export function adminRoutes (app: FastifyInstance, s: AdminState): void {
   app.get('/readyz', async (_req, reply) => {
     // 503 tells a balancer to send new users elsewhere; the reason is for the human reading it.
     if (s.draining()) return await reply.code(503).type('text/plain; charset=utf-8').send('draining\n')
-    if (!s.linkUp()) return await reply.code(503).type('text/plain; charset=utf-8').send('link to ejabberd down\n')
-    return await reply.type('text/plain; charset=utf-8').send('ready\n')
+    // Each link's line, when there are several: ready while one is up, and the operator sees which is not.
+    const links = s.links?.() ?? []
+    const detail = links.length > 1 ? links.map(l => `link ${l.address} ${l.up ? 'up' : 'down'}\n`).join('') : ''
+    if (!s.linkUp()) return await reply.code(503).type('text/plain; charset=utf-8').send(`link to ejabberd down\n${detail}`)
+    return await reply.type('text/plain; charset=utf-8').send(`ready\n${detail}`)
   })
   if (s.announce !== undefined) announceRoutes(app, s.announce)
 }

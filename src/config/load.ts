@@ -138,6 +138,8 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, rea
   // An edge on any free public port (tests, throwaway runs) takes any free admin port too, so
   // that two of them on one machine do not both claim 5281; set adminPort to pin it.
   if (c.port === 0 && where.adminPort === undefined) c.adminPort = 0
+  // One secret for every link, or one per link in the order of --links.
+  if (c.linkSecrets.length > 1 && c.linkSecrets.length !== c.links.length) throw new ConfigError(`${from('linkSecrets')}: ${c.linkSecrets.length} secrets for ${c.links.length} links (give one for all, or one per link)`)
   if (c.linkMaxReceiveFrame < c.linkMaxFrame) throw new ConfigError(`${from('linkMaxReceiveFrame')}: must be at least the link's frame size (${c.linkMaxFrame})`)
   // Node refuses a request timeout shorter than the headers' (the headers are part of the request).
   if (c.requestTimeout < c.headersTimeout) throw new ConfigError(`${from('requestTimeout')}: must be at least the headers timeout (${c.headersTimeout} s)`)

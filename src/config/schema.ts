@@ -37,6 +37,17 @@ export type OptionSpec = Common & (
   | { type: 'list', default: readonly string[], min?: undefined, max?: undefined }
 )
 
+/** `host:port` or `[v6]:port` each; the link client resolves the host when it connects. */
+const linkAddressesError = (v: unknown): string | undefined => {
+  if (!Array.isArray(v)) return 'must be a list'
+  for (const a of v) {
+    if (typeof a !== 'string' || !/^(\[[0-9A-Fa-f:.]+\]|[^:\s[\]]+):\d{1,5}$/.test(a)) return `${String(a)} is not host:port`
+    const port = Number(a.slice(a.lastIndexOf(':') + 1))
+    if (port < 1 || port > 65535) return `${a}: the port must be in 1..65535`
+  }
+  return undefined
+}
+
 const startsWithSlash = (v: unknown): string | undefined => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /'
 
 const DECLARED = [
@@ -137,6 +148,11 @@ const DECLARED = [
   { key: 'linkHost', type: 'string', default: '127.0.0.1', description: 'address of the mod_megaphone listener in ejabberd' },
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },
+  // An edge in front of an ejabberd cluster links to every node (issue 14, docs/scale-out.md):
+  // new sessions go to the link that is up with the fewest sessions; a link's loss ends only its
+  // own. Empty: the one link of linkHost and linkPort.
+  { key: 'links', type: 'list', default: [], description: 'comma-separated host:port of every mod_megaphone listener to link to (one per ejabberd node); empty links to --link-host:--link-port only', check: linkAddressesError },
+  { key: 'linkSecrets', type: 'list', default: [], secret: true, description: 'comma-separated secrets of the --links, in the same order; one secret serves them all; empty: --link-secret for every link', check: v => Array.isArray(v) && v.every(x => typeof x === 'string' && x.length >= 16) ? undefined : 'each secret must be at least 16 characters' },
   // 65,536 bytes of data + 9, the protocol's default on both sides (docs/link-protocol.md
   // "Maximum frame size"). Must match the listener's max_frame_size.
   { key: 'linkMaxFrame', type: 'int', default: DEFAULT_MAX_FRAME_SIZE, min: 1024, max: 16 * 1024 * 1024, description: 'largest link frame accepted or sent (bytes, after the length prefix)' },

@@ -52,6 +52,22 @@ export function linkOptions (c: Readonly<Config>): LinkOptions {
   }
 }
 
+/**
+ * One link's options per mod_megaphone listener (issue 14): `links` (host:port each) with
+ * `linkSecrets` in the same order (one serves all; none: linkSecret), or, with no `links`, the
+ * one link of linkHost and linkPort.
+ */
+export function linksOptions (c: Readonly<Config>): LinkOptions[] {
+  const one = linkOptions(c)
+  if (c.links.length === 0) return [one]
+  return c.links.map((address, i) => {
+    const colon = address.lastIndexOf(':')
+    const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1')
+    const secret = c.linkSecrets[i] ?? c.linkSecrets[0] ?? c.linkSecret
+    return { ...one, host, port: Number(address.slice(colon + 1)), secret }
+  })
+}
+
 export interface LinkOptions extends Partial<LinkDefaults> {
   port: number
   /** The shared secret (its UTF-8 bytes key the HMACs); the same string as the listener's. */

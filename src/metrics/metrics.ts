@@ -30,7 +30,7 @@ export interface MetricSources {
   /** admission control per client address (src/admission/admission.ts) */
   admission: { readonly refused: Readonly<Record<string, number>>, readonly unauthenticatedTotal: number, readonly addresses: number }
   table: { readonly size: number, readonly capacity: number, readonly loadFactor: number, readonly maxProbeSeen: number, readonly externalBytes: number }
-  link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply> }
+  link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply>, states?: () => Array<{ address: string, up: boolean }> }
   /** true once a graceful stop has begun */
   draining: () => boolean
   /** the Announcer API, when it is on (src/announce/metrics.ts) */
@@ -197,9 +197,16 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
   // Link ---------------------------------------------------------------------------------------------
   new Gauge({
     name: 'megaphone_link_up',
-    help: '1 when the link to ejabberd is up and authenticated, else 0',
+    help: '1 when the link to ejabberd is up and authenticated (with several links, --links: when at least one is), else 0',
     registers,
     collect () { if (src !== undefined) this.set(src.link.ready ? 1 : 0) }
+  })
+  new Gauge({
+    name: 'megaphone_link_member_up',
+    help: 'Each link of the edge (one per mod_megaphone listener, --links), by address: 1 when up and authenticated, else 0',
+    labelNames: ['link'],
+    registers,
+    collect () { for (const l of src?.link.states?.() ?? []) this.set({ link: l.address }, l.up ? 1 : 0) }
   })
   const linkCounter = (name: string, help: string, read: (c: LinkCounters) => number): void => {
     new Counter({
