@@ -1,0 +1,58 @@
+/**
+ * The edge under fuzzing: the composition root with BOSH and WebSocket mounted, listening on a
+ * loopback port, in front of the SCRIPTED FAKE BACKEND (test/fixtures/scripted-backend.ts), so
+ * that what is measured is the edge alone. Its clock is a fake one that a pump moves 400 times
+ * faster than real time: a held request or an idle session ends within a fraction of a second
+ * instead of a minute, so that fuzz cases that leave sessions behind do not pile up (memory
+ * stays a property of the code, not of the timeouts). Every exception the HTTP front reports
+ * (its onError: the request was answered 500) is counted as a crash.
+ */
+import { Edge } from '../../src/edge.ts'
+import { mountBosh } from '../../src/bosh/edge.ts'
+import { mountWebSocket } from '../../src/ws/edge.ts'
+import { ScriptedBackend } from '../../test/fixtures/scripted-backend.ts'
+
+export interface FuzzEdge {
+  edge: Edge
+  backend: ScriptedBackend
+  port: number
+  boshUrl: string
+  wsUrl: string
+  /** exceptions the HTTP front caught (each answered 500) */
+  routeErrors: Error[]
+  /** sessions open in the table now */
+  sessions: () => number
+  stop: () => Promise<void>
+}
+
+/** Fake milliseconds per real millisecond. */
+const SPEED = 400
+const PUMP_MS = 5
+
+export async function startFuzzEdge (): Promise<FuzzEdge> {
+  const backend = new ScriptedBackend()
+  let time = 1_000_000
+  const routeErrors: Error[] = []
+  const edge = await Edge.create(backend, {
+    maxSessions: 20_000,
+    now: () => time,
+    ticks: () => () => {},
+    http: { onError: err => { routeErrors.push(err instanceof Error ? err : new Error(String(err))) } }
+  })
+  mountBosh(edge)
+  await mountWebSocket(edge)
+  await edge.app.listen({ host: '127.0.0.1', port: 0 })
+  const pump = setInterval(() => { time += SPEED * PUMP_MS; edge.wheel.advance(time) }, PUMP_MS)
+  const a = edge.app.server.address()
+  const port = typeof a === 'object' && a !== null ? a.port : 0
+  return {
+    edge,
+    backend,
+    port,
+    boshUrl: `http://127.0.0.1:${port}/http-bind`,
+    wsUrl: `ws://127.0.0.1:${port}/xmpp-websocket`,
+    routeErrors,
+    sessions: () => edge.registry.size,
+    stop: async () => { clearInterval(pump); await edge.app.close() }
+  }
+}
