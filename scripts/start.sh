@@ -32,6 +32,18 @@ cleanup () {
 # A requested stop is a normal end: exit 0 once everything is down.
 trap 'cleanup; exit 0' INT TERM
 trap cleanup EXIT
+# The Announcer API's token (docs/announcer.md): the caller's, else a fresh random one (192 bits).
+if [ -z "${MEGAPHONE_API_TOKEN:-}" ]; then
+  MEGAPHONE_API_TOKEN="$(node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('base64url'))")"
+fi
+export MEGAPHONE_API_TOKEN
+ADMIN_URL="http://${MEGAPHONE_ADMIN_HOST:-127.0.0.1}:${MEGAPHONE_ADMIN_PORT:-5281}"
+if [ "$SERVER" = ejabberd ]; then
+  ANNOUNCER="$ADMIN_URL/v1/announce/ (token: $MEGAPHONE_API_TOKEN)
+  announce:   curl -H 'Authorization: Bearer $MEGAPHONE_API_TOKEN' -d '{\"usernames\": [\"bob\"], \"body\": \"hello from the Announcer\"}' $ADMIN_URL/v1/announce/users"
+else
+  ANNOUNCER="not with Prosody (its mod_megaphone has no announcer: the API answers 503)"
+fi
 MEGAPHONE_LINK_PORT="$LINK_PORT" MEGAPHONE_LINK_SECRET="$LINK_SECRET" \
   node --import tsx src/main.ts "$@" &
 EDGE_PID=$!
@@ -43,6 +55,7 @@ Megaphone is running.
   WebSocket:  ws://127.0.0.1:${MEGAPHONE_PORT:-5280}/xmpp-websocket
   users:      alice@localhost, bob@localhost (password: demo); rooms at conference.localhost
   server:     $SERVER_NAME with mod_megaphone, $SERVER_DIR (link on 127.0.0.1:$LINK_PORT)
+  Announcer:  $ANNOUNCER
 Ctrl-C stops everything.
 
 MSG
