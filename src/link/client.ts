@@ -174,7 +174,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     const socket = this.socket
     const wasReady = this.state === READY
     if (wasReady) {
-      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), undefined, true, id)
+      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), true, id)
     }
     const wasConnecting = this.state === CONNECTING
     this.state = STOPPED
@@ -572,7 +572,7 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   private writeFrame (type: FrameType, frame: Buffer, force: boolean, owner: number): WriteOutcome {
     const queue = this.queue
     if (queue === undefined || this.socket?.destroyed !== false) return QUEUED // link gone: dropped, as on the wire
-    const outcome = queue.write(frame, undefined, force, owner)
+    const outcome = queue.write(frame, force, owner)
     if (outcome === QUEUED) {
       this.frames.framesOut[type]!++
       this.frames.bytesOut[type]! += frame.length

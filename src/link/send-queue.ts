@@ -3,26 +3,31 @@
  * writes, frames go straight to it, corked until the event loop's check phase, so that every frame
  * produced while one poll phase runs its I/O callbacks (all the HTTP requests and WebSocket
  * messages that arrived together) leaves in one writev; once `write()` returns false, frames wait
- * here, in order, until 'drain'.
+ * here until 'drain'.
  *
  *   write(frame, owner) ──socket accepting──> socket.write (corked until setImmediate)
  *        │
- *        └──socket refused (write() was false)──> [ items ... ] ──'drain'──> socket.write ...
- *                                                  owners[i], bytes per owner
+ *        └──socket refused (write() was false)──> backlog of `owner` ──'drain'──> socket.write ...
+ *                                                  owner 0 (link control) first, then the
+ *                                                  owners in turn, one frame each
  *
- * Every session shares this one queue, so each frame carries its owner (the connection id; 0 for
- * link control) and the bytes each owner has waiting here are counted: a session may not hold
- * more than `ownerLimit` of them (issue 16, "one session cannot hurt another"). Without it one
- * client sending fast (a 64 KiB BOSH body whose namespace declarations are copied into 100
- * payloads is 6.5 MB of frames) filled the shared limit, and then every session that sent was
- * refused. The shared `limit` stays, as the last resort when many sessions each hold less than
- * their own budget.
+ * Every session shares the link, so each frame carries its owner (the connection id; 0 for link
+ * control) and waits in its owner's backlog (issue 16, "one session cannot hurt another"):
+ *  - a session may not have more than `ownerLimit` bytes waiting (its budget); without it one
+ *    client sending fast (a 64 KiB BOSH body whose namespace declarations are copied into 100
+ *    payloads is 6.5 MB of frames) filled the shared limit, and then every session that sent was
+ *    refused;
+ *  - backlogs are served in turn, one frame each: a session's frame waits behind at most one frame
+ *    of each other session with frames waiting, not behind everything a flooder queued first.
+ * The shared `limit` stays, as the last resort when many sessions each hold less than their
+ * budget.
  *
- * Invariants: items leave in the order they came (a frame is never overtaken, so a CLOSE never
- * passes its connection's DATA); `bytes` ≤ limit for ordinary frames and ≤ 2·limit counting
+ * Invariants: the frames of one owner leave in the order they came (a CLOSE never passes its
+ * connection's DATA; frames of different owners may be reordered, which the link allows: each
+ * connection is its own stream); `bytes` ≤ limit for ordinary frames and ≤ 2·limit counting
  * frames pushed with `force` (session ends and link control); an owner's ordinary frames here
- * total ≤ ownerLimit; `bytes` is the sum of `owned`; nothing is queued while the socket is
- * accepting.
+ * total ≤ ownerLimit; `bytes` is the sum of the backlogs' bytes; `ring` lists exactly the owners
+ * with a backlog; nothing is queued while the socket is accepting.
  */
 import type { Socket } from 'node:net'
 
@@ -34,18 +39,25 @@ export const QUEUE_FULL = 1
 export const OVER_BUDGET = 2
 export type WriteOutcome = typeof QUEUED | typeof QUEUE_FULL | typeof OVER_BUDGET
 
-/** The owner of link control frames (PING, PONG, ERROR on id 0, the handshake). */
+/** The owner of link control frames (PING, PONG, ERROR, the handshake, STATS_REQUEST). */
 export const LINK_OWNER = 0
+
+/** The frames one owner has waiting, oldest at `head`. */
+interface Backlog {
+  frames: Array<Buffer | undefined>
+  head: number
+  bytes: number
+}
 
 export class SendQueue {
   /** Bytes waiting here (not counting Node's own stream buffer). */
   bytes = 0
-  private items: Array<Buffer | undefined> = []
-  /** owners[i] is the connection id items[i] belongs to */
-  private owners: number[] = []
-  private head = 0
-  /** Bytes waiting here per owner; an owner with none has no entry (the map stays as small as the backlog). */
-  private readonly owned = new Map<number, number>()
+  /** Frames waiting here. */
+  length = 0
+  private readonly backlogs = new Map<number, Backlog>()
+  /** Session owners with a backlog, served in turn from `turn` (link control is not in it). */
+  private ring: number[] = []
+  private turn = 0
   private blocked = false
   private corked = false
   private readonly uncork = (): void => {
@@ -55,29 +67,40 @@ export class SendQueue {
 
   private readonly flush = (): void => {
     this.blocked = false
-    const items = this.items
-    const owners = this.owners
-    while (this.head < items.length) {
-      const item = items[this.head]!
-      const owner = owners[this.head]!
-      items[this.head++] = undefined
-      this.bytes -= item.length
-      this.release(owner, item.length)
-      if (!this.socket.write(item)) {
+    for (;;) {
+      // Link control first: a PONG stuck behind session backlogs would look like a dead link.
+      let owner = LINK_OWNER
+      let q = this.backlogs.get(LINK_OWNER)
+      if (q === undefined) {
+        if (this.ring.length === 0) break
+        if (this.turn >= this.ring.length) this.turn = 0
+        owner = this.ring[this.turn]!
+        q = this.backlogs.get(owner)!
+      }
+      const frame = q.frames[q.head]!
+      q.frames[q.head++] = undefined
+      q.bytes -= frame.length
+      this.bytes -= frame.length
+      this.length--
+      if (q.head === q.frames.length) {
+        this.backlogs.delete(owner)
+        // The next owner slides into this turn.
+        if (owner !== LINK_OWNER) this.ring.splice(this.turn, 1)
+      } else {
+        if (q.head > 1024 && q.head * 2 > q.frames.length) {
+          q.frames = q.frames.slice(q.head)
+          q.head = 0
+        }
+        if (owner !== LINK_OWNER) this.turn++
+      }
+      if (!this.socket.write(frame)) {
         this.blocked = true
         this.socket.once('drain', this.flush)
-        break
+        return
       }
     }
-    if (this.head === items.length) {
-      this.items = []
-      this.owners = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > items.length) {
-      this.items = items.slice(this.head)
-      this.owners = owners.slice(this.head)
-      this.head = 0
-    }
+    this.ring = []
+    this.turn = 0
   }
 
   /**
@@ -86,19 +109,14 @@ export class SendQueue {
    */
   constructor (private readonly socket: Socket, readonly limit: number, readonly ownerLimit = limit) {}
 
-  /** Frames waiting here. */
-  get length (): number {
-    return this.items.length - this.head
-  }
-
-  /** Owners with bytes waiting here. */
+  /** Owners with frames waiting here. */
   get ownerCount (): number {
-    return this.owned.size
+    return this.backlogs.size
   }
 
   /** Bytes `owner` has waiting here. */
   queuedBy (owner: number): number {
-    return this.owned.get(owner) ?? 0
+    return this.backlogs.get(owner)?.bytes ?? 0
   }
 
   /** True when `n` more bytes would fit under the limit (`force` doubles it). */
@@ -107,26 +125,26 @@ export class SendQueue {
   }
 
   /**
-   * Writes or queues one frame of `owner` in up to two parts (header and payload, never copied).
-   * Returns QUEUED, or, doing nothing, QUEUE_FULL when the shared limit has no room or
-   * OVER_BUDGET when the owner's own budget has none (a `force`d frame is never over budget: a
-   * session over its budget must still be able to end).
+   * Writes or queues one frame of `owner` (never copied). Returns QUEUED, or, doing nothing,
+   * QUEUE_FULL when the shared limit has no room or OVER_BUDGET when the owner's own budget has
+   * none (a `force`d frame is never over budget: a session over its budget must still be able to
+   * end).
    */
-  write (a: Buffer, b?: Buffer, force = false, owner = LINK_OWNER): WriteOutcome {
+  write (frame: Buffer, force = false, owner = LINK_OWNER): WriteOutcome {
     if (this.blocked) {
-      const n = a.length + (b === undefined ? 0 : b.length)
+      const n = frame.length
       if (this.bytes + n > (force ? 2 * this.limit : this.limit)) return QUEUE_FULL
-      const mine = this.owned.get(owner) ?? 0
-      if (!force && owner !== LINK_OWNER && mine + n > this.ownerLimit) return OVER_BUDGET
-      this.owned.set(owner, mine + n)
-      this.items.push(a)
-      this.owners.push(owner)
-      this.bytes += a.length
-      if (b !== undefined) {
-        this.items.push(b)
-        this.owners.push(owner)
-        this.bytes += b.length
+      let q = this.backlogs.get(owner)
+      if (!force && owner !== LINK_OWNER && (q?.bytes ?? 0) + n > this.ownerLimit) return OVER_BUDGET
+      if (q === undefined) {
+        q = { frames: [], head: 0, bytes: 0 }
+        this.backlogs.set(owner, q)
+        if (owner !== LINK_OWNER) this.ring.push(owner)
       }
+      q.frames.push(frame)
+      q.bytes += n
+      this.bytes += n
+      this.length++
       return QUEUED
     }
     if (!this.corked) {
@@ -137,9 +155,7 @@ export class SendQueue {
       // one write per frame). setImmediate runs right after the poll phase: no added wait.
       setImmediate(this.uncork)
     }
-    let ok = this.socket.write(a)
-    if (b !== undefined) ok = this.socket.write(b)
-    if (!ok) {
+    if (!this.socket.write(frame)) {
       this.blocked = true
       this.socket.once('drain', this.flush)
     }
@@ -150,45 +166,34 @@ export class SendQueue {
    * Drops the frames of `owner` still waiting here and returns their bytes: a session ended for
    * going over its budget takes its backlog with it, so that what it queued neither holds the
    * others' frames back nor reaches the server. Only whole frames wait here (a frame the socket
-   * took is the socket's), so the frames that stay are still a valid stream. O(queued frames),
-   * once per ended offender.
+   * took is the socket's), so what the server gets of it is still a run of whole elements.
    */
   purge (owner: number): number {
-    const mine = this.owned.get(owner)
-    if (mine === undefined) return 0
-    const items: Array<Buffer | undefined> = []
-    const owners: number[] = []
-    for (let i = this.head; i < this.items.length; i++) {
-      if (this.owners[i] === owner) continue
-      items.push(this.items[i])
-      owners.push(this.owners[i]!)
+    const q = this.backlogs.get(owner)
+    if (q === undefined) return 0
+    this.backlogs.delete(owner)
+    const at = this.ring.indexOf(owner)
+    if (at >= 0) {
+      this.ring.splice(at, 1)
+      if (at < this.turn) this.turn--
     }
-    this.items = items
-    this.owners = owners
-    this.head = 0
-    this.owned.delete(owner)
-    this.bytes -= mine
-    return mine
+    this.bytes -= q.bytes
+    this.length -= q.frames.length - q.head
+    return q.bytes
   }
 
   /** Drops everything (the socket is gone). */
   clear (): void {
-    this.items = []
-    this.owners = []
-    this.head = 0
+    this.backlogs.clear()
+    this.ring = []
+    this.turn = 0
     this.bytes = 0
-    this.owned.clear()
+    this.length = 0
     this.socket.off('drain', this.flush)
   }
 
   /** True when nothing waits here. */
   get empty (): boolean {
-    return this.head === this.items.length
-  }
-
-  private release (owner: number, n: number): void {
-    const left = (this.owned.get(owner) ?? 0) - n
-    if (left > 0) this.owned.set(owner, left)
-    else this.owned.delete(owner)
+    return this.length === 0
   }
 }

@@ -84,6 +84,26 @@ void t.test('a session over its budget is refused and its waiting frames dropped
   t.ok(client.ready, 'the link stayed up')
 })
 
+void t.test('backlogs take turns: a session\'s frame waits behind one frame of a backlogged session, not its whole backlog', async t => {
+  const { client, link } = await up(t)
+  const busy = client.open(PARAMS, new Recorder())
+  const light = client.open(PARAMS, new Recorder())
+  await until(() => client.counters().queueBytes === 0, 'opens written')
+  link.socket.pause()
+  const filler = 'x'.repeat(4000)
+  for (let i = 0; i < 20; i++) client.send(busy, `<m n='${i}'>${filler}</m>`)
+  const waiting = client.counters().queueFrames
+  t.ok(waiting > 0, `${waiting} of the busy session's 20 frames wait in the queue`)
+  client.send(light, '<ping/>')
+  link.socket.resume()
+  await link.waitFor(f => f.type === DATA && f.connId === busy && f.data.toString().startsWith("<m n='19'"))
+  const order = link.frames.filter(f => f.type === DATA).map(f => f.connId)
+  const ahead = order.indexOf(light)
+  t.ok(ahead >= 0, 'the light session\'s frame arrived')
+  t.ok(ahead <= 20 - waiting + 1, `${ahead} busy frames went before it: those the socket had taken (${20 - waiting}) and at most one more`)
+  t.same(dataOf(link, busy).map(x => /n='(\d+)'/.exec(x)?.[1]), Array.from({ length: 20 }, (_, i) => String(i)), 'the busy session\'s frames kept their order')
+})
+
 void t.test('the shared limit stays the last resort: sessions each under budget fill it', async t => {
   const { client, link } = await up(t, { maxQueueBytes: 200_000 })
   const ids = [0, 1, 2, 3, 4].map(() => client.open(PARAMS, new Recorder()))
