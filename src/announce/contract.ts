@@ -62,6 +62,8 @@ export interface StatsReply {
   delivered: number
   offline: number
   failed: number
+  /** mod_megaphone (ejabberd) also sends it; not in the contract's list */
+  skipped?: number
 }
 
 export interface ErrorReply { ok: false, error: string, text?: string }
@@ -95,5 +97,5 @@ export function isJobStatus (v: unknown): v is JobStatus {
 
 export function isStatsReply (v: unknown): v is StatsReply {
   return isObject(v) && v.ok === true && isCount(v.jobs_running) && isCount(v.jobs_done) && isCount(v.recipients) &&
-    isCount(v.delivered) && isCount(v.offline) && isCount(v.failed)
+    isCount(v.delivered) && isCount(v.offline) && isCount(v.failed) && (v.skipped === undefined || isCount(v.skipped))
 }

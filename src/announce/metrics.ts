@@ -79,7 +79,7 @@ export function announceMetrics (registers: Registry[], source: () => AnnounceSo
   })
   new Counter({
     name: 'megaphone_announce_module_messages_total',
-    help: 'Announcement recipients as mod_megaphone counted them, by outcome (delivered, offline, failed), asked over the link at scrape time',
+    help: 'Announcement recipients as mod_megaphone counted them over the jobs it keeps, by outcome (delivered, offline, skipped, failed), asked over the link at scrape time',
     labelNames: ['outcome'],
     registers,
     async collect () {
@@ -89,11 +89,12 @@ export function announceMetrics (registers: Registry[], source: () => AnnounceSo
       this.inc({ outcome: 'delivered' }, s.delivered)
       this.inc({ outcome: 'offline' }, s.offline)
       this.inc({ outcome: 'failed' }, s.failed)
+      if (s.skipped !== undefined) this.inc({ outcome: 'skipped' }, s.skipped)
     }
   })
   new Counter({
     name: 'megaphone_announce_module_jobs_done_total',
-    help: 'Announcement jobs mod_megaphone has finished, asked over the link at scrape time',
+    help: 'Announcement jobs mod_megaphone has finished among those it keeps (announce_retention), asked over the link at scrape time',
     registers,
     async collect () {
       this.reset()
