@@ -72,8 +72,9 @@ export function chatPageHtml (s: ChatSettings): string {
 /**
  * The module script: reads the page's settings and starts Converse.js. Its URLs are the page's
  * origin with the edge's paths, so the same page works behind any host name, port or TLS
- * proxy. WebSocket first (RFC 7395); Converse falls back to BOSH (XEP-0206) when the WebSocket
- * fails.
+ * proxy. WebSocket (RFC 7395) by default; `/?transport=bosh` uses BOSH (XEP-0206) only, for
+ * networks whose proxies do not pass WebSockets (Converse tries BOSH by itself only when a
+ * WebSocket session that was up fails, not when the first one cannot open).
  */
 export function chatBootScript (assetsPath: string): string {
   return `// Megaphone chat page: starts Converse.js with the settings in the page (src/chat/html.ts).
@@ -82,9 +83,10 @@ import converse from ${JSON.stringify(assetsPath + 'converse.min.js')}
 const s = JSON.parse(document.getElementById('megaphone-chat').textContent)
 const ws = new URL(s.websocketPath, location.href)
 ws.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
+const boshOnly = new URLSearchParams(location.search).get('transport') === 'bosh'
 const settings = {
   bosh_service_url: new URL(s.boshPath, location.href).href,
-  websocket_url: ws.href,
+  websocket_url: boshOnly ? null : ws.href,
   discover_connection_methods: false,
   // Converse's login form; nothing is filled in
   authentication: 'login',

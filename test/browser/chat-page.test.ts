@@ -163,6 +163,24 @@ void t.test(`the chat page (Converse.js ${version}) in Chromium ${browser.versio
   t.same(violations, [], 'no Content-Security-Policy violation reported by the page')
 })
 
+void t.test('/?transport=bosh: the page logs in over the edge\'s BOSH', async t => {
+  // A second browser with a new profile, so that nothing of the first login is reused.
+  const second = await launchChromium()
+  t.teardown(() => second.close())
+  const page = await second.context.newPage()
+  const sockets: string[] = []
+  page.on('websocket', ws => { sockets.push(ws.url()) })
+  const bosh: number[] = []
+  page.on('response', r => { if (r.request().method() === 'POST' && r.url() === edge.boshUrl) bosh.push(r.status()) })
+  await page.goto(`${origin}/?transport=bosh`)
+  await page.locator('#converse-login-jid').fill('alice')
+  await page.locator('#converse-login-password').fill('demo')
+  await page.locator('converse-login-form button[type=submit]').click()
+  await shown(page, 'converse-user-profile, .controlbox', `alice@${DOMAIN}`, 'alice logged in over BOSH')
+  t.ok(bosh.length > 0 && bosh.every(s => s === 200), `the page spoke BOSH to ${edge.boshUrl} (${bosh.length} requests, all 200)`)
+  t.same(sockets, [], 'and opened no WebSocket')
+})
+
 /** Opens Converse's "add groupchat" form from the rooms list's menu. */
 async function openAddRoom (page: Page): Promise<void> {
   await page.locator('converse-rooms-list converse-dropdown button').first().click()
