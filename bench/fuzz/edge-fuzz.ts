@@ -61,9 +61,14 @@ export interface EdgeFuzzResult {
   crashSamples: string[]
   /** replies that were not well-formed or had no defined condition, with the input that caused them */
   badReplies: string[]
+  /** the heap while the edge served BOSH and WebSocket (samples every checkEvery inputs) */
   memory: MemorySummary
+  /** the heap after the parser runs, which hold fast-check's and the parsers' own state */
+  afterParsersBytes: number
   samples: MemorySample[]
   sessionsLeft: number
+  /** connections the edge opened on the backend and never closed (the control sessions' among them) */
+  backendConnsLeft: number
 }
 
 const BATCH = 200
@@ -250,9 +255,9 @@ export async function fuzzEdge (o: EdgeFuzzOptions): Promise<EdgeFuzzResult> {
     const parsed = fuzzParsers(o.seed, o.parserInputs)
     const parserRate = (2 * o.parserInputs) / ((performance.now() - tp) / 1000)
     if (parsed !== '') bad(`parser: ${parsed}`)
-    done += 2 * o.parserInputs
     await roundTrip()
-    sample()
+    gc()
+    const afterParsers = process.memoryUsage().heapUsed
 
     // Sessions left after the fake clock has run past every inactivity and wait bound.
     await sleep(1500)
@@ -278,8 +283,10 @@ export async function fuzzEdge (o: EdgeFuzzOptions): Promise<EdgeFuzzResult> {
       crashSamples,
       badReplies,
       memory: summarise(samples),
+      afterParsersBytes: afterParsers,
       samples,
-      sessionsLeft: target.sessions()
+      sessionsLeft: target.sessions(),
+      backendConnsLeft: target.backend.conns.size
     }
   } finally {
     post.agent.destroy()
@@ -327,7 +334,8 @@ async function boshControl (post: Post): Promise<{ roundTrip: (id: string) => Pr
   let stopped = false
   const take = (r: { status: number, text: string }): void => {
     if (r.status !== 200 || r.text.includes("type='terminate'")) lost ||= `${r.status} ${r.text}`
-    replies += r.text
+    // Only the recent replies: the poller runs all along, and the heap is measured.
+    replies = (replies + r.text).slice(-65_536)
   }
   /** Sends `body`, then waits until the replies (its own or the poller's) contain `want`. */
   const until = async (body: (rid: number) => string, want: string): Promise<void> => {

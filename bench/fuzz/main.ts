@@ -65,7 +65,7 @@ function reportModule (r: ModuleFuzzResult): boolean {
   line(`  control round trips ${r.roundTrips} all answered (slowest ${r.maxRoundTripMs.toFixed(0)} ms, reported only); raw-byte links ${r.rawLinks.count} (closed: ${r.rawLinks.closedBeforeAuth} before AUTH, ${r.rawLinks.closedAfterAuth} after)`)
   line(`  link processes during the run ${r.linksDuring}, after ${r.linksAfter}; node alive ${String(r.nodeAlive)}; error log lines ${r.errorLines.length}, crash reports ${r.crashReports}`)
   for (const l of r.errorLines.slice(0, 20)) line(`    ${l}`)
-  line(`  erlang:memory(total) after a full GC: start ${mib(r.memory.startBytes)}, end ${mib(r.memory.endBytes)}, slope ${kib(r.memory.perMillion)} per million frames, ${kib(r.memory.perMinute)} per minute (${r.memory.samples} samples)`)
+  line(`  erlang:memory(total) after a full GC: before the links ${mib(r.baselineBytes)}; under fuzzing start ${mib(r.memory.startBytes)}, end ${mib(r.memory.endBytes)}, slope ${kib(r.memory.perMillion)} per million frames, ${kib(r.memory.perMinute)} per minute (${r.memory.samples} samples)`)
   return r.nodeAlive && r.crashReports === 0 && r.linksDuring === r.links.length - 1 && r.linksAfter === 0
 }
 
@@ -74,10 +74,11 @@ function reportEdge (r: EdgeFuzzResult): boolean {
   line(`  BOSH bodies ${r.bodies.toLocaleString('en')} (replies by status ${JSON.stringify(r.statuses)}; conditions ${JSON.stringify(r.conditions)})`)
   line(`  WebSocket messages ${r.messages.toLocaleString('en')} on ${r.sockets.toLocaleString('en')} sockets (stream errors ${JSON.stringify(r.streamErrors)}; close codes ${JSON.stringify(r.closeCodes)})`)
   line(`  parsers: ${r.parserBodies.toLocaleString('en')} bodies, ${r.parserMessages.toLocaleString('en')} messages (${Math.round(r.parserRate).toLocaleString('en')} inputs/s)`)
+  line(`  sessions left in the table ${r.sessionsLeft} (the 2 control sessions), backend connections never closed by the edge ${r.backendConnsLeft}`)
   line(`  ${(r.durationMs / 1000).toFixed(0)} s; control session round trips ${r.controlRoundTrips}; crashes (uncaught, unhandled, 500s, route errors) ${r.crashes}; bad replies ${r.badReplies.length}`)
   for (const b of r.badReplies.slice(0, 10)) line(`    ${b}`)
-  line(`  heap used after a full GC: start ${mib(r.memory.startBytes)}, end ${mib(r.memory.endBytes)}, slope ${kib(r.memory.perMillion)} per million inputs, ${kib(r.memory.perMinute)} per minute (${r.memory.samples} samples)`)
-  return r.crashes === 0 && r.badReplies.length === 0
+  line(`  heap used after a full GC: start ${mib(r.memory.startBytes)}, end ${mib(r.memory.endBytes)}, slope ${kib(r.memory.perMillion)} per million inputs, ${kib(r.memory.perMinute)} per minute (${r.memory.samples} samples over the BOSH and WebSocket runs); after the parser runs ${mib(r.afterParsersBytes)}`)
+  return r.crashes === 0 && r.badReplies.length === 0 && r.backendConnsLeft === r.sessionsLeft
 }
 
 if (target === 'edge' || target === 'all') {

@@ -37,6 +37,9 @@ export interface ModuleFuzzResult {
   rawLinks: { count: number, closedBeforeAuth: number, closedAfterAuth: number }
   roundTrips: number
   maxRoundTripMs: number
+  /** erlang:memory(total) before any link connected */
+  baselineBytes: number
+  /** from the first sample under fuzzing (links logged in, pools open) to the end */
   memory: MemorySummary
   samples: MemorySample[]
   /** link processes on the node once every fuzzing link had logged in (one per link) */
@@ -150,7 +153,8 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
       rawLinks: { count: o.rawLinks, closedBeforeAuth, closedAfterAuth },
       roundTrips: all.reduce((a, r) => a + r.roundTrips, 0),
       maxRoundTripMs: Math.max(...all.map(r => r.maxRoundTripMs)),
-      memory: summarise(samples),
+      baselineBytes: samples[0]?.bytes ?? 0,
+      memory: summarise(samples.slice(1)),
       samples,
       linksDuring,
       linksAfter: Number(await ej.eval(LINK_COUNT)),

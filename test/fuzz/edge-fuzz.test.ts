@@ -33,5 +33,6 @@ void t.test('BOSH bodies and WebSocket messages into the edge: no crash, defined
   t.equal(r.crashes, 0, 'crashes: 0')
   t.same(r.badReplies, [], 'every reply well-formed, with a defined condition; the parsers hold their properties')
   t.ok(r.bodies >= 1_500 && r.messages >= 1_500, 'the counts were reached')
+  t.equal(r.backendConnsLeft, r.sessionsLeft, 'every session the edge ended was closed on the backend')
   t.ok(r.controlRoundTrips >= 3, `the control sessions answered every round trip (${r.controlRoundTrips})`)
 })
