@@ -4,7 +4,9 @@
  * through the page's login form, joins a room bob (Strophe.js in Node, over the edge's
  * WebSocket) created and wrote in before she came, sees that message from the room's history,
  * sees bob typing (XEP-0085 in a MUC) and then his message, leaves the room, creates one of her
- * own, and receives an announcement (a headline message from the server).
+ * own, and receives an announcement sent through the Announcer API (POST /v1/announce/users on
+ * the admin server: a headline message from the domain, routed by mod_megaphone). A second
+ * browser then logs in over BOSH (`/?transport=bosh`).
  *
  * Every wait is for something the page shows (a DOM state) or a stanza bob receives, bounded
  * in time; nothing is timed. The page must run under its own Content-Security-Policy without a
@@ -13,10 +15,13 @@
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
-import { startEdge } from '../fixtures/edge.ts'
+import { edgeEnv, waitFor } from '../fixtures/edge.ts'
 import { launchChromium } from '../fixtures/browser.ts'
 import { $iq, $msg, $pres, StropheClient, textOf, type XmlElement } from '../fixtures/strophe-ws.ts'
 import { converseVersion } from '../../src/chat/assets.ts'
+import { loadConfig } from '../../src/config/load.ts'
+import { createLogger } from '../../src/log.ts'
+import { runEdge } from '../../src/run-edge.ts'
 
 const DOMAIN = 'localhost'
 const MUC = `conference.${DOMAIN}`
@@ -24,12 +29,17 @@ const ROOM = `lobby@${MUC}`
 const WAIT_MS = 20_000
 const NS_MUC = 'http://jabber.org/protocol/muc'
 const NS_CHATSTATES = 'http://jabber.org/protocol/chatstates'
+const TOKEN = 'chat-page-test-token-0123456789'
 
 const ej = await startEjabberd({ users: { alice: 'demo', bob: 'demo' } })
 t.teardown(() => ej.stop())
-// The page's default domain (users log in as "alice") and MUC service come from the edge's domains.
-const edge = await startEdge(ej, { MEGAPHONE_DOMAINS: DOMAIN })
-t.teardown(() => edge.stop())
+// The page's default domain (users log in as "alice") and MUC service come from the edge's
+// domains; the Announcer API (docs/announcer.md) is on, on the admin server.
+const config = loadConfig([], edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: process.env.MEGAPHONE_TEST_LOG_LEVEL ?? 'silent', MEGAPHONE_DOMAINS: DOMAIN, MEGAPHONE_API_TOKEN: TOKEN }))
+const running = await runEdge(config, createLogger(config.logLevel))
+t.teardown(() => running.stop())
+await waitFor(() => running.linkUp(), 10_000, 'link up')
+const edge = { config, port: running.port, boshUrl: `http://127.0.0.1:${running.port}${config.boshPath}` }
 const browser = await launchChromium()
 t.teardown(() => browser.close())
 const version = await converseVersion()
@@ -151,10 +161,18 @@ void t.test(`the chat page (Converse.js ${version}) in Chromium ${browser.versio
     t.pass(`alice created ${room}, and bob joined it`)
   })
 
-  await t.test('receive an announcement', async t => {
-    // A headline message (RFC 6121 §5.2.2) from the server itself, as the Announcer sends them.
+  await t.test('receive an announcement through the Announcer API', async t => {
+    // POST /v1/announce/users: a headline message (RFC 6121 §5.2.2) from the domain, the
+    // Announcer's default sender (announceFrom).
     const text = 'The service restarts at noon'
-    await ej.ctl('send_message', 'headline', DOMAIN, `alice@${DOMAIN}`, 'Announcement', text)
+    const res = await fetch(`http://127.0.0.1:${running.adminPort}/v1/announce/users`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ usernames: ['alice'], body: text })
+    })
+    const answer = await res.text()
+    t.equal(res.status, 202, `the Announcer accepted the job: ${answer}`)
+    t.match(JSON.parse(answer), { recipients: 1 }, 'one recipient: alice')
     await page.locator(`converse-headlines-feeds-list [data-headline-jid="${DOMAIN}"]`).first().click({ timeout: WAIT_MS })
     await shown(page, 'converse-headlines .chat-msg__text, converse-headlines .chat-msg__body', text, 'the announcement')
     t.pass('alice sees the announcement')
