@@ -71,8 +71,9 @@ export class WorkerPool {
   }
 
   totals (): Totals {
-    const t: Totals = { online: 0, failed: 0, sent: 0, received: 0, polls: 0, held: 0, done: true }
+    const t: Totals = { online: 0, failed: 0, sent: 0, received: 0, polls: 0, held: 0, done: true, dropped: 0 }
     for (const p of this.progress) {
+      t.dropped = (t.dropped ?? 0) + (p.dropped ?? 0)
       t.online += p.online
       t.failed += p.failed
       t.sent += p.sent

@@ -6,10 +6,10 @@
  * loss, duplication and order, and CPU per 1,000 messages.
  */
 import { WorkerPool, EdgeProcess } from './children.ts'
-import { cpuSecondsOf } from './ejabberd.ts'
+import { cpuSecondsOf, openFilesOf } from './ejabberd.ts'
 import type { BenchServer, ServerMemory } from './server.ts'
 import { decodeHistogram, distributionOf, latencyOf, newHistogram, type Latency } from './histogram.ts'
-import type { Transport, User, WorkerInit, WorkerStats } from './ipc.ts'
+import type { MemorySample, Transport, User, WorkerInit, WorkerStats } from './ipc.ts'
 import type { LoadOptions } from './options.ts'
 import { Progress, kib, sleep } from './progress.ts'
 
@@ -40,7 +40,10 @@ export interface TargetResult {
     processes_bytes_per_session: number
     processes_bytes_per_session_after_gc: number
   }
-  edge?: { rss_bytes_per_session: number, heap_bytes_per_session: number, rss: number, heap_used: number }
+  /** every edge's memory added up (after a full GC); `per_edge` each one's */
+  edge?: { rss_bytes_per_session: number, heap_bytes_per_session: number, rss: number, heap_used: number, edges: number, per_edge: Array<{ rss: number, heap_used: number }> }
+  /** open file descriptors per process once every session is online and idle (/proc/PID/fd: sockets included) */
+  open_files?: { ejabberd: number | null, edges: number[], workers: number[] }
   messages: { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, reordered: number }
   latency_ms: Latency
   distribution_ms: Array<[number, number]>
@@ -51,6 +54,18 @@ export interface TargetResult {
 }
 
 export interface SweepStep { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, p50_ms: number, p99_ms: number, p999_ms: number }
+
+/** Every edge's memory added up, and each one's. */
+async function edgesMemory (edges: EdgeProcess[], gc: boolean): Promise<{ rss: number, heapUsed: number, each: MemorySample[] }> {
+  const each = await Promise.all(edges.map(async e => await e.memory(gc)))
+  return { rss: each.reduce((a, m) => a + m.rss, 0), heapUsed: each.reduce((a, m) => a + m.heapUsed, 0), each }
+}
+
+/** A process's open files, or null when it is gone or unreadable. */
+async function openFiles (pid: number | undefined): Promise<number | null> {
+  if (pid === undefined || pid === 0) return null
+  try { return await openFilesOf(pid) } catch { return null }
+}
 
 /** The listen backlog of every listener in a run, the edge's and ejabberd's (scripts/ejabberd.sh). */
 export const EDGE_BACKLOG = 4096
@@ -111,27 +126,35 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
   const { opts, ej } = ctx
   const n = opts.sessions
   const progress = new Progress()
-  let edge: EdgeProcess | undefined
+  const edges: EdgeProcess[] = []
   let url = target.url
+  let urls: string[] | undefined
   if (target.viaEdge) {
     if (ej === undefined) throw new Error('the edge needs the bench server')
-    edge = await EdgeProcess.start([
-      '--port', '0', '--link-port', String(ej.linkPort), `--link-secret=${ej.linkSecret}`, '--log-level', 'warn',
-      // The same accept queue as every ejabberd listener of the run (scripts/ejabberd.sh): with the
-      // edge's default (511) a login burst overflows it, SYNs are dropped and retried a second later.
-      '--backlog', String(EDGE_BACKLOG),
-      // A table sized to the run: its arrays are allocated whole at start.
-      '--max-sessions', String(Math.max(1024, n * 2))
-    ])
-    url = url.replace('PORT', String(edge.port))
+    // --edges N: N processes each linked to the one ejabberd, each under the 20,000-file limit.
+    const perEdge = Math.ceil(n / opts.edges)
+    for (let e = 0; e < opts.edges; e++) {
+      edges.push(await EdgeProcess.start([
+        '--port', '0', '--link-port', String(ej.linkPort), `--link-secret=${ej.linkSecret}`, '--log-level', 'warn',
+        // The same accept queue as every ejabberd listener of the run (scripts/ejabberd.sh): with the
+        // edge's default (511) a login burst overflows it, SYNs are dropped and retried a second later.
+        '--backlog', String(EDGE_BACKLOG),
+        // A table sized to the edge's share of the run: its arrays are allocated whole at start.
+        '--max-sessions', String(Math.max(1024, perEdge * 2))
+      ]))
+    }
+    urls = edges.map(e => target.url.replace('PORT', String(e.port)))
+    url = urls[0] ?? url
+    if (edges.length > 1) ctx.log(`${target.name}: ${edges.length} edges (pids ${edges.map(e => e.pid).join(', ')}), sessions dealt round-robin`)
   }
+  const edge = edges.length > 0 ? edges : undefined
   const pool = await WorkerPool.start(workerInits({
-    type: 'init', transport: target.transport, url, domain: ctx.domain, users: ctx.users,
+    type: 'init', transport: target.transport, url, ...(urls !== undefined && urls.length > 1 ? { urls } : {}), domain: ctx.domain, users: ctx.users,
     maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.loginTimeout, loginDepth: 'full'
   }, n, opts.perWorker, opts.addresses))
   try {
     const baseline = ej !== undefined ? await ej.memory(true) : undefined
-    const edgeBase = edge !== undefined ? await edge.memory(true) : undefined
+    const edgeBase = edge !== undefined ? await edgesMemory(edge, true) : undefined
     const series: MemoryPoint[] = [{ sessions: 0, ejabberd: 0, ...(edgeBase !== undefined ? { edgeRss: 0 } : {}) }]
 
     // Ramp: logins at the set rate, spread evenly over the workers.
@@ -152,7 +175,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
         sampling = (async () => {
           const online = pool.totals().online
           const m = await ej.memory(false)
-          const e = edge !== undefined ? await edge.memory(false) : undefined
+          const e = edge !== undefined ? await edgesMemory(edge, false) : undefined
           if (baseline !== undefined) series.push({ sessions: online, ejabberd: m.total - baseline.total, ...(e !== undefined && edgeBase !== undefined ? { edgeRss: e.rss - edgeBase.rss } : {}) })
         })().finally(() => { sampling = undefined })
       }
@@ -183,29 +206,40 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
         processes_bytes_per_session_after_gc: per(idleGc.processes - baseline.processes)
       }
       series.push({ sessions: online, ejabberd: idle.total - baseline.total })
-      ctx.log(`${target.name}: ${ej.name} ${kib(ejabberd.bytes_per_session)}/session idle (${kib(ejabberd.processes_bytes_per_session)} ${ej.name === 'Prosody' ? 'resident' : 'in processes'}), ${kib(ejabberd.bytes_per_session_after_gc)} after a full GC; c2s sessions ${idle.sessions}`)
+      ctx.log(`${target.name}: ${ej.name} ${kib(ejabberd.bytes_per_session)}/session idle (${kib(ejabberd.processes_bytes_per_session)} ${ej.name === 'Prosody' ? 'resident' : 'in processes'}), ${kib(ejabberd.bytes_per_session_after_gc)} after a full GC; c2s sessions ${idle.sessions}${idle.process_count !== undefined ? `, ${idle.process_count} processes (${baseline.process_count ?? '?'} before)` : ''}`)
     }
     let edgeMem: TargetResult['edge']
     if (edge !== undefined && edgeBase !== undefined) {
-      const m = await edge.memory(true)
+      const m = await edgesMemory(edge, true)
       edgeMem = {
         rss: m.rss,
         heap_used: m.heapUsed,
         rss_bytes_per_session: online > 0 ? Math.round((m.rss - edgeBase.rss) / online) : 0,
-        heap_bytes_per_session: online > 0 ? Math.round((m.heapUsed - edgeBase.heapUsed) / online) : 0
+        heap_bytes_per_session: online > 0 ? Math.round((m.heapUsed - edgeBase.heapUsed) / online) : 0,
+        edges: edge.length,
+        per_edge: m.each.map(x => ({ rss: x.rss, heap_used: x.heapUsed }))
       }
-      ctx.log(`${target.name}: edge RSS ${kib(edgeMem.rss_bytes_per_session)}/session, heap ${kib(edgeMem.heap_bytes_per_session)}/session (after GC)`)
+      ctx.log(`${target.name}: edge RSS ${kib(edgeMem.rss_bytes_per_session)}/session, heap ${kib(edgeMem.heap_bytes_per_session)}/session (after GC, ${edge.length} edge${edge.length > 1 ? 's' : ''} added up)`)
     }
+    // Every session online and holding its long-poll: what each process has open.
+    const openFilesNow = {
+      ejabberd: ej !== undefined ? await openFiles(ej.pid) : null,
+      edges: (await Promise.all((edge ?? []).map(async e => await openFiles(e.pid)))).map(v => v ?? 0),
+      workers: (await Promise.all(pool.workers.map(async w => await openFiles(w.pid)))).map(v => v ?? 0)
+    }
+    ctx.log(`${target.name}: open files: ejabberd ${openFilesNow.ejabberd ?? '?'}${edge !== undefined ? `, edges ${openFilesNow.edges.join(' ')}` : ''}, client workers ${openFilesNow.workers.join(' ')}`)
 
     // Messages between random pairs of online sessions; CPU counted over the sending and the drain.
     const recipients = afterLogin.flatMap(s => s.onlineIndices)
     const ejCpu0 = ej !== undefined ? await ej.cpuSeconds() : 0
-    const edgeCpu0 = edge !== undefined ? await cpuSecondsOf(edge.pid) : 0
+    const edgesCpu = async (): Promise<number> => (await Promise.all((edge ?? []).map(async e => await cpuSecondsOf(e.pid)))).reduce((a, b) => a + b, 0)
+    const edgeCpu0 = await edgesCpu()
     await deliver(pool, progress, target.name, opts.messageRate, opts.messageSeconds, recipients)
     const ejCpu = ej !== undefined ? await ej.cpuSeconds() - ejCpu0 : 0
-    const edgeCpu = edge !== undefined ? await cpuSecondsOf(edge.pid) - edgeCpu0 : 0
+    const edgeCpu = await edgesCpu() - edgeCpu0
     const final = await pool.collect()
     const result = summarize(target, final, { online, failed, loginSeconds, loginTimes, ejabberd, edge: edgeMem, series, ejCpu, edgeCpu, opts })
+    result.open_files = openFilesNow
     const l = result.latency_ms
     ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (${ej?.name ?? 'server'}) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
 
@@ -214,7 +248,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     return result
   } finally {
     await pool.close()
-    if (edge !== undefined) await edge.stop()
+    await Promise.all(edges.map(async e => { await e.stop() }))
     // The next target starts from a node with no sessions left over.
     if (ej !== undefined) {
       const until = Date.now() + 60_000

@@ -5,7 +5,7 @@
  * read from the node with `erlang:memory/1`, CPU from /proc/<beam pid>/stat.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -23,6 +23,8 @@ export interface EjabberdMemory {
   processes: number
   /** c2s sessions registered in ejabberd_sm */
   sessions: number
+  /** Erlang processes on the node */
+  process_count: number
 }
 
 export class BenchEjabberd implements BenchServer {
@@ -55,6 +57,10 @@ export class BenchEjabberd implements BenchServer {
         EJ_IDLE_GC: String(opts.idleGc ?? 10),
         // Above any user count a run registers, so every login finds its user cached.
         EJ_CACHE_SIZE: '2000000',
+        // The Erlang process limit (262,144 by default) raised above what 100,000 sessions and
+        // more take (a c2s process each, and mod_bosh's ramp two or three); erl reads ERL_AFLAGS
+        // before its own command line, so scripts/ejabberd.sh needs no knob for it.
+        ERL_AFLAGS: `${process.env.ERL_AFLAGS ?? ''} +P 1048576`.trim(),
         EJ_USERS: ''
       }
       return { env, dir, ports }
@@ -94,10 +100,10 @@ export class BenchEjabberd implements BenchServer {
    */
   async memory (gc: boolean): Promise<EjabberdMemory> {
     const collect = gc ? '[erlang:garbage_collect(P) || P <- erlang:processes()], ' : ''
-    const out = await this.eval(`${collect}{erlang:memory(total), erlang:memory(processes), ejabberd_sm:connected_users_number()}.`)
-    const m = /\{(\d+),(\d+),(\d+)\}/.exec(out.replace(/\s/g, ''))
+    const out = await this.eval(`${collect}{erlang:memory(total), erlang:memory(processes), ejabberd_sm:connected_users_number(), erlang:system_info(process_count)}.`)
+    const m = /\{(\d+),(\d+),(\d+),(\d+)\}/.exec(out.replace(/\s/g, ''))
     if (m === null) throw new Error(`unexpected memory reply: ${out}`)
-    return { total: Number(m[1]), processes: Number(m[2]), sessions: Number(m[3]) }
+    return { total: Number(m[1]), processes: Number(m[2]), sessions: Number(m[3]), process_count: Number(m[4]) }
   }
 
   async connectedUsers (): Promise<number> {
@@ -123,6 +129,11 @@ export class BenchEjabberd implements BenchServer {
       await rm(this.dir, { recursive: true, force: true })
     }
   }
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd): sockets included. */
+export async function openFilesOf (pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`)).length
 }
 
 /** CPU seconds (utime + stime) of a process, from /proc/<pid>/stat (proc(5) fields 14 and 15). */

@@ -15,6 +15,8 @@ export interface WorkerInit {
   transport: Transport
   /** BOSH endpoint or WebSocket URL */
   url: string
+  /** several edges: session i talks to urls[i mod length] (the edge that created it), `url` unused */
+  urls?: string[]
   domain: string
   /** this worker's sessions: global indices [first, first + count) */
   first: number
@@ -36,8 +38,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | WorkerInit
-  /** log this worker's sessions in at `rate` per second */
-  | { type: 'login', rate: number }
+  /** log this worker's sessions in at `rate` per second; with `upTo`, only until that many were started in all (a ramp's step) */
+  | { type: 'login', rate: number, upTo?: number }
   /** send `rate` messages per second for `seconds`, from random own sessions to random users */
   | { type: 'send', rate: number, seconds: number, recipients: number[] }
   /** empty the latency histogram (a rate step of the sweep measures its own messages only) */
@@ -59,8 +61,10 @@ export interface WorkerProgress {
   received: number
   polls: number
   held: number
-  /** logins finished (online or failed) out of count */
+  /** logins finished (online or failed) out of count, or out of the last login's `upTo` */
   done: boolean
+  /** online sessions that ended without being asked to */
+  dropped?: number
 }
 
 export interface WorkerStats {

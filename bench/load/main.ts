@@ -18,6 +18,7 @@ import { runTarget, type RunContext, type Target, type TargetResult } from './e2
 import { runEdgeHeld, runEdgeSessions, type EdgeHeldResult, type EdgeSessionsResult } from './edge-only.ts'
 import type { User } from './ipc.ts'
 import { parseOptions, usage, UsageError, type LoadOptions } from './options.ts'
+import { runRamp, type RampResult } from './ramp.ts'
 import { runSoak } from './soak.ts'
 import { soakClean, writeSoak } from './soak-report.ts'
 import { kib } from './progress.ts'
@@ -79,6 +80,24 @@ function printRatios (r: Record<string, Ratio[]>): void {
   }
 }
 
+/** What a run with --ramp adds to the summary's top level. */
+function rampSummary (first: TargetResult | undefined, ramp: RampResult): Record<string, unknown> {
+  const logged = first?.sessions ?? 0
+  return {
+    logged_in: logged,
+    ejabberd_bytes_per_session: first?.ejabberd?.bytes_per_session ?? null,
+    ejabberd_bytes_per_session_after_gc: first?.ejabberd?.bytes_per_session_after_gc ?? null,
+    mod_bosh_ceiling: ramp.last_good,
+    mod_bosh_ceiling_stopped_by: ramp.stopped_by,
+    mod_bosh_ejabberd_bytes_per_session_at_ceiling: ramp.server_bytes_per_session_at_ceiling,
+    ejabberd_bytes_per_session_to_mod_bosh: first?.ejabberd !== undefined && ramp.server_bytes_per_session_at_ceiling !== null && ramp.server_bytes_per_session_at_ceiling > 0
+      ? Math.round(first.ejabberd.bytes_per_session / ramp.server_bytes_per_session_at_ceiling * 1000) / 1000
+      : null,
+    sessions_to_mod_bosh_ceiling: ramp.last_good > 0 ? Math.round(logged / ramp.last_good * 100) / 100 : null,
+    mod_bosh_ramp: ramp
+  }
+}
+
 async function main (): Promise<number> {
   let opts: LoadOptions
   try {
@@ -118,6 +137,7 @@ async function main (): Promise<number> {
   let backlogs: Array<{ port: number, module: string, backlog: number }> = []
   let edgeSessions: EdgeSessionsResult | undefined
   let edgeHeld: EdgeHeldResult | undefined
+  let ramp: RampResult | undefined
   const errors: string[] = []
   const stopping = async (): Promise<void> => { if (ej !== undefined) { const e = ej; ej = undefined; await e.stop() } }
   process.once('SIGINT', () => { void stopping().finally(() => process.exit(130)) })
@@ -144,6 +164,12 @@ async function main (): Promise<number> {
         if (make === undefined) continue
         log(`\n== ${name}: ${opts.sessions} sessions, ${opts.rate} logins/s, ${opts.messageRate} messages/s for ${opts.messageSeconds} s`)
         results.push(await runTarget(ctx, make(ej, opts)))
+      }
+      // The server's own BOSH ramped to its first failures, on the node the targets ran on.
+      if (opts.ramp > 0 && ej !== undefined) {
+        const own = opts.server === 'prosody' ? 'prosody_bosh' : 'mod_bosh'
+        log(`\n== ${own} ramp: steps of ${opts.ramp} logins at ${opts.rate}/s, each session holding a long-poll, up to ${opts.rampMax}, until the first failure`)
+        try { ramp = await runRamp(ctx, TARGETS[own]!(ej, opts)) } catch (err) { errors.push(`ramp: ${String(err)}`); log(`ramp: failed: ${String(err)}`) }
       }
       await stopping()
     }
@@ -173,12 +199,16 @@ async function main (): Promise<number> {
       ejabberd_bytes_per_session: t.ejabberd?.bytes_per_session ?? null,
       ejabberd_bytes_per_session_after_gc: t.ejabberd?.bytes_per_session_after_gc ?? null,
       latency_ms: { p50: t.latency_ms.p50, p99: t.latency_ms.p99, p999: t.latency_ms.p999, max: t.latency_ms.max },
+      logged_in: t.sessions,
+      failed_logins: t.failed,
       login_rate: t.login.rate,
+      login_ms: { p50: t.login.p50_ms, p99: t.login.p99_ms, max: t.login.max_ms },
       lost_messages: t.messages.lost,
       duplicated_messages: t.messages.duplicated,
       cpu_seconds_per_1000_messages: t.cpu.ejabberd_per_1000_messages,
       max_rate_p99_under_100ms: t.sweep?.max_rate_p99_under_100ms ?? null,
-      ...(t.edge !== undefined ? { edge_rss_bytes_per_session: t.edge.rss_bytes_per_session, edge_heap_bytes_per_session: t.edge.heap_bytes_per_session } : {})
+      ...(t.edge !== undefined ? { edges: t.edge.edges, edge_rss_bytes_per_session: t.edge.rss_bytes_per_session, edge_heap_bytes_per_session: t.edge.heap_bytes_per_session } : {}),
+      ...(t.open_files !== undefined ? { open_files: t.open_files } : {})
     }
   }
   const summary = {
@@ -198,6 +228,9 @@ async function main (): Promise<number> {
     edge_heap_bytes_per_session: edgeSessions !== undefined ? { bytes: edgeSessions.heap_bytes_per_session, sessions: edgeSessions.sessions } : null,
     edge_heap_bytes_per_held_poll: edgeHeld !== undefined ? { bytes: edgeHeld.heap_bytes_per_held, held: edgeHeld.held } : null,
     ratios: r,
+    // --ramp: the first target's figures at the top (the keys a 100,000-session summary is read by),
+    // the server's own BOSH's ceiling measured in the same run, and the ratio of sessions held.
+    ...(ramp !== undefined ? rampSummary(results[0], ramp) : {}),
     errors,
     listener_backlogs: backlogs,
     targets: results,
@@ -209,6 +242,7 @@ async function main (): Promise<number> {
     await writeFile(resolve(outDir, 'latency.svg'), latencyChart(results))
   }
   if (edgeSessions !== undefined) await writeFile(resolve(outDir, 'edge-memory.svg'), edgeChart(edgeSessions))
+  if (ramp !== undefined) log(`\n${results[0]?.name ?? 'first target'}: ${results[0]?.sessions ?? 0} sessions logged in; ${ramp.target} ceiling ${ramp.last_good} (${ramp.stopped_by}); ratio ${ramp.last_good > 0 ? ((results[0]?.sessions ?? 0) / ramp.last_good).toFixed(2) : '-'}x`)
   log(`\nwall time ${wallSeconds} s; summary, charts and log in ${opts.out}/`)
   if (edgeSessions !== undefined) log(`edge heap ${kib(edgeSessions.heap_bytes_per_session)}/session at ${edgeSessions.sessions} sessions`)
   await writeFile(resolve(outDir, 'run.log'), logLines.join('\n') + '\n')

@@ -18,6 +18,10 @@ export interface LoadOptions {
   targets: string[]
   perWorker: number
   addresses: number
+  edges: number
+  ramp: number
+  rampMax: number
+  rampTimeout: number
   wait: number
   loginTimeout: number
   edgeSessions: number
@@ -49,6 +53,10 @@ export const FLAGS: Flag[] = [
   { name: 'sweepSeconds', flag: 'sweep-seconds', type: 'int', default: 8, help: 'end to end: seconds of each sweep step' },
   { name: 'targets', flag: 'targets', type: 'list', default: ['megaphone', 'mod_bosh', 'ejabberd_ws', 'megaphone_ws'], help: 'end to end: which of megaphone (edge BOSH), mod_bosh, ejabberd_ws, megaphone_ws (edge WebSocket) to run, in order' },
   { name: 'perWorker', flag: 'per-worker', type: 'int', default: 5000, help: 'sessions per client worker process (at most ~15,000 sockets each under the 20,000-file limit)' },
+  { name: 'edges', flag: 'edges', type: 'int', default: 1, help: 'end to end: edge processes in front of the one ejabberd, each linked to it; sessions dealt round-robin (session i talks to edge i mod N), so that each stays under the 20,000-file limit (~19,000 held long-polls each)' },
+  { name: 'ramp', flag: 'ramp', type: 'int', default: 0, help: 'end to end: after the targets, ejabberd\'s own BOSH (mod_bosh, or Prosody\'s) ramped in steps of this many logins, each session holding a long-poll, until a step has a failed login or a dropped session: its ceiling on this machine is the last count with none (0 skips)' },
+  { name: 'rampMax', flag: 'ramp-max', type: 'int', default: 40_000, help: 'ramp: most sessions tried (the ramp stops there if nothing failed)' },
+  { name: 'rampTimeout', flag: 'ramp-timeout', type: 'int', default: 30, help: 'ramp: seconds a login may take before it counts as failed' },
   { name: 'addresses', flag: 'addresses', type: 'int', default: 8, help: 'loopback source addresses to spread client sockets over (127.0.0.2 ...)' },
   { name: 'wait', flag: 'wait', type: 'int', default: 60, help: 'BOSH wait asked for at session creation (s)' },
   { name: 'loginTimeout', flag: 'login-timeout', type: 'int', default: 120, help: 'seconds a login may take before it counts as failed' },
@@ -107,6 +115,9 @@ export function parseOptions (argv: string[]): LoadOptions {
   for (const t of o.targets) if (!known.includes(t)) throw new UsageError(`--targets: unknown target ${t} (${known.join(', ')})`)
   for (const r of o.sweepRates) if (!/^[1-9][0-9]*$/.test(r)) throw new UsageError(`--sweep-rates: positive integers, comma-separated (got ${r})`)
   if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
+  if (o.edges < 1 || o.edges > 64) throw new UsageError('--edges: 1 to 64')
+  if (o.ramp > 0 && (o.rampMax < o.ramp || o.rampTimeout < 1)) throw new UsageError('--ramp: --ramp-max at least --ramp, --ramp-timeout at least 1')
+  if (o.ramp > 0 && o.usersFile !== '') throw new UsageError('--ramp needs the server the harness starts: no --users-file')
   if (o.addresses < 1 || o.addresses > 250) throw new UsageError('--addresses: 1 to 250')
   if (o.edgePollInterval < 3 && o.edgePollInterval !== 0) o.edgePollInterval = 3
   if (o.usersFile !== '' && o.boshUrl === '' && o.wsUrl === '') throw new UsageError('--users-file needs --bosh-url and/or --ws-url')
@@ -132,6 +143,7 @@ export function usage (): string {
     '  npm run bench:load                                   # the default run (10,000 sessions, ~8 min)',
     '  npm run bench:load -- --server prosody --mode e2e    # the same through Prosody: the module vs its own BOSH and WebSocket',
     '  npm run bench:load -- --mode edge-only --edge-sessions 1000000 --edge-held 0',
+    '  npm run bench:load -- --mode e2e --targets megaphone --sessions 100000 --edges 7 --ramp 2000   # 100,000 sessions over 7 edges, then mod_bosh ramped to its ceiling',
     '  npm run bench:load -- --mode soak                    # 10,000 sessions (half BOSH, half WebSocket) through the edge for 10 min',
     '  npm run bench:load -- --sessions 20 --rate 20 --message-seconds 3 --idle 1 --edge-sessions 200 --edge-held 100',
     '  npm run bench:load -- --users-file users.txt --domain example.com --bosh-url https://example.com/http-bind --sessions 1000')

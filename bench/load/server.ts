@@ -11,6 +11,8 @@ export interface ServerMemory {
   processes: number
   /** c2s sessions the server has bound (ejabberd_sm, prosody.full_sessions) */
   sessions: number
+  /** ejabberd: Erlang processes on the node (a limit of its own, +P) */
+  process_count?: number
 }
 
 export interface BenchServer {

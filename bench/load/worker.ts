@@ -30,6 +30,10 @@ let reordered = 0
 let polls = 0
 let pollErrors = 0
 let held = 0
+let droppedCount = 0
+/** sessions started so far, and how many the last login asked for (a ramp asks in steps) */
+let nextLogin = 0
+let loginTarget = Number.POSITIVE_INFINITY
 let holding = false
 let polling = false
 const failures: Record<string, number> = {}
@@ -58,6 +62,7 @@ const events: SessionEvents = {
   },
   dropped (_s, condition) {
     online--
+    droppedCount++
     bump(dropped, condition)
   },
   message (s, sender, seq, sentAt) {
@@ -91,35 +96,47 @@ function setUp (w: WorkerInit): void {
     const agentOptions = { keepAlive: true, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' as const }
     agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions)
   }
-  const ep: BoshEndpoint | undefined = agent === undefined
-    ? undefined
-    : { host: url.hostname, port: url.port !== '' ? Number(url.port) : (tls ? 443 : 80), path: url.pathname + url.search, tls, agent, wait: w.wait, hold: w.hold }
+  // Several edges: one endpoint each; session i talks to the edge i mod N created it on.
+  const urls = w.urls !== undefined && w.urls.length > 0 ? w.urls : [w.url]
+  const pool = agent
+  const eps: BoshEndpoint[] = pool === undefined
+    ? []
+    : urls.map(u => {
+      const p = new URL(u)
+      return { host: p.hostname, port: p.port !== '' ? Number(p.port) : (tls ? 443 : 80), path: p.pathname + p.search, tls, agent: pool, wait: w.wait, hold: w.hold }
+    })
   const loginTimeoutMs = w.loginTimeout * 1000
   sessions = []
   for (let k = 0; k < w.count; k++) {
     const i = w.first + k
     // No source addresses (a remote server): the system picks the interface.
     const local = w.localAddresses.length > 0 ? w.localAddresses[k % w.localAddresses.length] : undefined
+    const ep = eps[i % Math.max(1, eps.length)]
     sessions.push(ep !== undefined
       ? new BoshClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, ep, local)
-      : new WsClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, w.url, local))
+      : new WsClientSession(i, userAt(w, i), w.domain, events, loginTimeoutMs, w.loginDepth, urls[i % urls.length]!, local))
   }
   progressTimer = setInterval(report, 500)
 }
 
 function report (): void {
-  const msg: FromWorker = { type: 'progress', online, failed, sent, received, polls, held, done: loginsDone >= sessions.length }
+  const msg: FromWorker = { type: 'progress', online, failed, sent, received, polls, held, done: loginsDone >= Math.min(sessions.length, loginTarget), dropped: droppedCount }
   post(process, msg)
 }
 
-/** Starts logins at `rate` per second (0: as fast as the in-flight cap allows). */
-function login (rate: number): void {
-  let next = 0
+/**
+ * Starts logins at `rate` per second (0: as fast as the in-flight cap allows), from where the
+ * previous login stopped, until `upTo` sessions were started in all (a ramp's step) or all were.
+ */
+function login (rate: number, upTo = sessions.length): void {
+  const from = nextLogin
+  const until = Math.min(sessions.length, upTo)
+  loginTarget = until
   const started = performance.now()
   const tick = (): void => {
-    const due = rate > 0 ? Math.min(sessions.length, Math.floor((performance.now() - started) / 1000 * rate) + 1) : sessions.length
-    while (next < due && next - loginsDone < MAX_LOGINS_IN_FLIGHT) sessions[next++]!.start()
-    if (next < sessions.length) setTimeout(tick, 5)
+    const due = rate > 0 ? Math.min(until, from + Math.floor((performance.now() - started) / 1000 * rate) + 1) : until
+    while (nextLogin < due && nextLogin - loginsDone < MAX_LOGINS_IN_FLIGHT) sessions[nextLogin++]!.start()
+    if (nextLogin < until) setTimeout(tick, 5)
   }
   tick()
 }
@@ -245,7 +262,7 @@ process.on('message', (m: unknown) => {
   const msg = m as ToWorker
   switch (msg.type) {
     case 'init': setUp(msg); post(process, { type: 'ready' } satisfies FromWorker); break
-    case 'login': login(msg.rate); break
+    case 'login': login(msg.rate, msg.upTo); break
     case 'send': send(msg.rate, msg.seconds, msg.recipients); break
     case 'reset-latency': histogram.reset(); break
     case 'poll': poll(msg.interval, msg.concurrency); break
