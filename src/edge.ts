@@ -36,6 +36,8 @@ export interface Deadlines {
 export interface EdgeOptions {
   /** the session table's capacity, both transports together */
   maxSessions?: number
+  /** this edge's id among the edges of one deployment: the suffix of its sids ('' for one edge) */
+  edgeId?: string
   /**
    * timer ids each session row may use, all transports together: BOSH takes two per row (wait
    * and inactivity), WebSocket one
@@ -78,7 +80,7 @@ export class Edge {
     this.now = now
     this.admission = admission
     this.maxSessions = o.maxSessions ?? DEFAULTS.maxSessions
-    this.registry = new SessionRegistry({ maxSessions: this.maxSessions })
+    this.registry = new SessionRegistry({ maxSessions: this.maxSessions, edgeId: o.edgeId ?? '' })
     this.wheel = new TimerWheel({
       capacity: this.maxSessions * (o.timersPerRow ?? 3),
       fire: id => { this.fire(id) },

@@ -12,6 +12,7 @@ import { linksOptions } from './link/options.ts'
 import { boshOptions } from './bosh/options.ts'
 import { Edge } from './edge.ts'
 import { mountBosh } from './bosh/edge.ts'
+import { BoshForwarder, parsePeers } from './bosh/forward.ts'
 import { mountWebSocket, webSocketEdgeOptions } from './ws/edge.ts'
 import { createMetrics } from './metrics/metrics.ts'
 import { buildAdminApp } from './admin/server.ts'
@@ -55,6 +56,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   // mounted on them as peers.
   const edge = await Edge.create(link.pool, {
     maxSessions: config.maxSessions,
+    edgeId: config.edgeId,
     timerResolution: config.timerResolution,
     http: {
       corsOrigins: config.corsOrigins,
@@ -82,7 +84,11 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
   edge.admission.onRefused = (limit, address) => { refusals.refused(limit, address) }
   // Each module's options from the configuration through the same mapping that gives its
   // defaults (src/bosh/options.ts, src/ws/options.ts, src/link/options.ts).
-  const bosh = mountBosh(edge, boshOptions(config))
+  // Several edges of one deployment (--edge-peers): a request for another edge's session goes there.
+  const forwarder = config.edgePeers.length === 0
+    ? undefined
+    : new BoshForwarder({ edgeId: config.edgeId, peers: parsePeers(config.edgePeers), timeoutMs: (config.maxWait + 30) * 1000 })
+  const bosh = mountBosh(edge, boshOptions(config), forwarder)
   // RFC 7395 on the same server, in the same session table, over the same link.
   const ws = await mountWebSocket(edge, webSocketEdgeOptions(config))
 
@@ -107,6 +113,7 @@ export async function runEdge (config: Config, log: Logger): Promise<RunningEdge
     admission: edge.admission,
     table: edge.registry.table,
     link,
+    ...(forwarder === undefined ? {} : { forwarder }),
     draining: () => draining,
     ...(announce === undefined ? {} : { announce: announce.source })
   })

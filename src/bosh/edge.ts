@@ -11,6 +11,7 @@ import type { LeanRoute, Refusal } from '../http/lean-post.ts'
 import { parseBody, type BodyLimits } from './body.ts'
 import { legacyStatus } from './conditions.ts'
 import { BoshManager } from './manager.ts'
+import type { BoshForwarder } from './forward.ts'
 import { BOSH_DEFAULTS, type BoshOptions } from './options.ts'
 import { terminateResponse } from './response.ts'
 
@@ -38,7 +39,13 @@ const TOO_MANY = terminateResponse('policy-violation')
 /** The BOSH route on the HTTP front's lean path. */
 class BoshRoute implements LeanRoute {
   readonly maxBodyBytes: number
-  constructor (readonly path: string, private readonly manager: BoshManager, private readonly limits: BodyLimits) {
+  constructor (
+    readonly path: string,
+    private readonly manager: BoshManager,
+    private readonly limits: BodyLimits,
+    /** the other edges of the deployment, when there are any (src/bosh/forward.ts) */
+    private readonly forwarder: BoshForwarder | undefined
+  ) {
     this.maxBodyBytes = limits.maxBodyBytes
   }
 
@@ -50,6 +57,13 @@ class BoshRoute implements LeanRoute {
       // as terminal.
       reply.send(legacyStatus(parsed.condition), XML, terminateResponse(parsed.condition))
       return
+    }
+    // A session another edge of the deployment owns: the request goes there as it came (an
+    // unknown sid stopped the parse at the start tag, so this costs nothing more).
+    const forwarder = this.forwarder
+    if (forwarder !== undefined && parsed.attrs.sid !== undefined) {
+      const owner = forwarder.ownerOf(parsed.attrs.sid)
+      if (owner !== undefined) { forwarder.forward(owner, raw, reply); return }
     }
     // The reply is the client's address too (read only when a session is created).
     this.manager.handle(parsed.attrs, parsed.children, reply, reply)
@@ -64,7 +78,7 @@ class BoshRoute implements LeanRoute {
 }
 
 /** Adds BOSH to `edge` (before it listens); returns its session manager. */
-export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}): BoshManager {
+export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}, forwarder?: BoshForwarder): BoshManager {
   const o: BoshOptions = { ...BOSH_DEFAULTS, ...options }
   const deadlines = edge.timers(edge.maxSessions * 2, id => { manager.fire(id) })
   const manager = new BoshManager(edge.backend, edge.registry, o, deadlines, edge.now)
@@ -73,6 +87,7 @@ export function mountBosh (edge: Edge, options: Partial<BoshOptions> = {}): Bosh
   // The sid is looked up before a body's namespaces and payloads are read (src/bosh/body.ts):
   // one function for the edge's life, not one per request.
   const knownSid = (sid: string): boolean => manager.knows(sid)
-  edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth, knownSid }))
+  edge.http.post(new BoshRoute(o.path, manager, { maxBodyBytes: o.maxBodyBytes, maxPayloads: o.maxPayloads, maxDepth: o.maxDepth, knownSid }, forwarder))
+  if (forwarder !== undefined) edge.app.addHook('onClose', (_app, done) => { forwarder.close(); done() })
   return manager
 }

@@ -138,6 +138,7 @@ export function loadConfig (argv: readonly string[], env: NodeJS.ProcessEnv, rea
   // An edge on any free public port (tests, throwaway runs) takes any free admin port too, so
   // that two of them on one machine do not both claim 5281; set adminPort to pin it.
   if (c.port === 0 && where.adminPort === undefined) c.adminPort = 0
+  if (c.edgePeers.length > 0 && c.edgeId === '') throw new ConfigError(`${from('edgePeers')}: needs an edge id (--edge-id) for this edge`)
   // One secret for every link, or one per link in the order of --links.
   if (c.linkSecrets.length > 1 && c.linkSecrets.length !== c.links.length) throw new ConfigError(`${from('linkSecrets')}: ${c.linkSecrets.length} secrets for ${c.links.length} links (give one for all, or one per link)`)
   if (c.linkMaxReceiveFrame < c.linkMaxFrame) throw new ConfigError(`${from('linkMaxReceiveFrame')}: must be at least the link's frame size (${c.linkMaxFrame})`)

@@ -48,6 +48,17 @@ const linkAddressesError = (v: unknown): string | undefined => {
   return undefined
 }
 
+/** `id=http://host:port/path` each, ids as --edge-id allows. */
+const edgePeersError = (v: unknown): string | undefined => {
+  if (!Array.isArray(v)) return 'must be a list'
+  for (const e of v) {
+    const m = typeof e === 'string' ? /^([A-Za-z0-9-]{1,32})=(https?:\/\/.+)$/.exec(e) : null
+    if (m === null) return `${String(e)} is not id=http://host:port/path`
+    try { new URL(m[2] ?? '') } catch { return `${String(e)}: not a URL` }
+  }
+  return undefined
+}
+
 const startsWithSlash = (v: unknown): string | undefined => typeof v === 'string' && v.startsWith('/') ? undefined : 'must start with /'
 
 const DECLARED = [
@@ -148,6 +159,11 @@ const DECLARED = [
   { key: 'linkHost', type: 'string', default: '127.0.0.1', description: 'address of the mod_megaphone listener in ejabberd' },
   { key: 'linkPort', type: 'int', default: 5288, min: 1, max: 65535, description: 'port of the mod_megaphone listener' },
   { key: 'linkSecret', type: 'string', default: '', secret: true, description: 'shared secret of the link (required; same as the listener\'s secret)', check: v => typeof v === 'string' && v.length >= 16 ? undefined : 'must be at least 16 characters' },
+  // Several edges serving one deployment (issue 14, docs/scale-out.md): each has an id, its sids
+  // end with it, and a BOSH request for another edge's sid is forwarded to that edge, so any
+  // balancer works. Both empty: one edge, sids of 32 hex digits.
+  { key: 'edgeId', type: 'string', default: '', description: 'this edge\'s id among the edges of one deployment (letters, digits, -; up to 32): its BOSH sids end with .<id>, so that the other edges and a balancer can tell which edge owns a session; empty for a single edge', check: v => typeof v === 'string' && /^[A-Za-z0-9-]{0,32}$/.test(v) ? undefined : 'letters, digits and - only, at most 32' },
+  { key: 'edgePeers', type: 'list', default: [], description: 'comma-separated id=URL of the BOSH endpoint of every edge of the deployment (e.g. e2=http://10.0.0.2:5280/http-bind); a request whose sid names one of them is forwarded there; needs --edge-id', check: edgePeersError },
   // An edge in front of an ejabberd cluster links to every node (issue 14, docs/scale-out.md):
   // new sessions go to the link that is up with the fewest sessions; a link's loss ends only its
   // own. Empty: the one link of linkHost and linkPort.
@@ -181,6 +197,14 @@ const DECLARED = [
   // The shared limit is reached only when 32 sessions each hold their whole budget. At least
   // linkMaxFrame + 4 (checked at start).
   { key: 'linkSessionQueueBytes', type: 'int', default: 2 * 1024 * 1024, min: 65536, max: 4 * 1024 * 1024 * 1024, description: 'bytes one session may have queued for the link while its socket is congested; a session that sends past it ends with policy-violation (its queued frames are dropped), nobody else does; at least --link-max-frame + 4' },
+  // What the edge lets wait beyond itself, in the kernel's socket buffers and the backend's read
+  // buffer (src/link/send-queue.ts): frames past it wait in the edge's queue, where sessions take
+  // turns and budgets apply, instead of in one FIFO it cannot reorder (Linux lets a loopback link
+  // buffer up to 36 MB: 8 flooding sessions kept alice's ping ~0.4 s behind their frames). 1 MiB:
+  // ~40 ms of ejabberd reading its link at 24 MB/s (measured under a flood on a loaded 2-core
+  // machine), and a marker PING every 256 KiB; a link with more latency than ~10 ms to its
+  // backend may want more to keep its throughput.
+  { key: 'linkInFlightBytes', type: 'int', default: 1024 * 1024, min: 65536, max: 1024 * 1024 * 1024, description: 'bytes of session frames the edge writes to the link before the backend acknowledges them (a PING every quarter of it, acknowledged by its PONG); beyond it frames wait in the edge, where sessions take turns and linkSessionQueueBytes applies' },
   // The protocol's default PING period (docs/link-protocol.md "Heartbeats").
   { key: 'heartbeatInterval', type: 'int', default: 10, min: 1, max: 3600, description: 'seconds between link heartbeats' },
   // Three missed PONGs at the default interval.

@@ -33,6 +33,8 @@ export interface MetricSources {
   link: { readonly ready: boolean, counters: () => LinkCounters, stats: () => Promise<StatsReply>, states?: () => Array<{ address: string, up: boolean }> }
   /** true once a graceful stop has begun */
   draining: () => boolean
+  /** BOSH requests forwarded to the edge owning their session (src/bosh/forward.ts), when edgePeers is set */
+  forwarder?: { readonly forwarded: number, readonly failed: number }
   /** the Announcer API, when it is on (src/announce/metrics.ts) */
   announce?: AnnounceSource
 }
@@ -200,6 +202,18 @@ export function createMetrics (o: { defaultMetrics?: boolean } = {}): EdgeMetric
     help: '1 when the link to ejabberd is up and authenticated (with several links, --links: when at least one is), else 0',
     registers,
     collect () { if (src !== undefined) this.set(src.link.ready ? 1 : 0) }
+  })
+  new Counter({
+    name: 'megaphone_bosh_forwarded_total',
+    help: 'BOSH requests for a session of another edge of the deployment, forwarded to it (--edge-peers)',
+    registers,
+    collect () { const f = src?.forwarder; if (f !== undefined) setCounter(this, [[{}, f.forwarded]]) }
+  })
+  new Counter({
+    name: 'megaphone_bosh_forward_failures_total',
+    help: 'Forwarded BOSH requests whose owning edge could not be reached or gave no BOSH answer (the client heard remote-connection-failed)',
+    registers,
+    collect () { const f = src?.forwarder; if (f !== undefined) setCounter(this, [[{}, f.failed]]) }
   })
   new Gauge({
     name: 'megaphone_link_member_up',

@@ -18,14 +18,28 @@ import { SessionIds, formatSid, parseSidWords, SID_LENGTH, SID_WORDS, type Sessi
 /** `find`: the string is not a well-formed sid (the caller may answer as for NOT_FOUND). */
 export const MALFORMED = -4
 
+export interface SidOptions {
+  /**
+   * The edge's id when several edges serve one deployment (issue 14): every sid ends with
+   * `.<edgeId>`, so that any edge can tell which one owns a session (src/bosh/forward.ts) and a
+   * balancer can route on it. Empty (one edge): sids are the 32 hex digits alone.
+   */
+  edgeId?: string
+}
+
 export class SessionRegistry {
   readonly table: SessionTable
   private readonly ids: SessionIds
   private readonly scratch = new Uint32Array(SID_WORDS)
+  /** '' or `.<edgeId>`, and the length of every sid this edge issues */
+  private readonly suffix: string
+  private readonly sidLength: number
 
-  constructor (options: SessionTableOptions & SessionIdsOptions = {}) {
+  constructor (options: SessionTableOptions & SessionIdsOptions & SidOptions = {}) {
     this.table = new SessionTable(options)
     this.ids = new SessionIds(options)
+    this.suffix = options.edgeId === undefined || options.edgeId === '' ? '' : `.${options.edgeId}`
+    this.sidLength = SID_LENGTH + this.suffix.length
   }
 
   /** Creates a session under a fresh sid; returns its row, or `FULL`. */
@@ -42,7 +56,7 @@ export class SessionRegistry {
   /** The sid of a live row (allocates the string). */
   sidOf (row: number): string {
     this.table.readRecord(row, this.scratch)
-    return formatSid(this.scratch)
+    return this.suffix === '' ? formatSid(this.scratch) : formatSid(this.scratch) + this.suffix
   }
 
   /**
@@ -55,7 +69,9 @@ export class SessionRegistry {
    * anyway), so there is no extra branch on the common path.
    */
   find (sid: unknown): number {
-    if (typeof sid !== 'string' || sid.length !== SID_LENGTH) return MALFORMED
+    if (typeof sid !== 'string' || sid.length !== this.sidLength) return MALFORMED
+    // The random part comes first, so the suffix costs one comparison and no re-slicing.
+    if (this.suffix !== '' && !sid.endsWith(this.suffix)) return MALFORMED
     const w = this.scratch
     const keyOk = parseSidWords(sid, 0, 2, w)
     const row = this.table.lookup(w[0]!, w[1]!)
