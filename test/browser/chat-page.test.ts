@@ -19,6 +19,7 @@ import { edgeEnv, waitFor } from '../fixtures/edge.ts'
 import { launchChromium } from '../fixtures/browser.ts'
 import { $iq, $msg, $pres, StropheClient, textOf, type XmlElement } from '../fixtures/strophe-ws.ts'
 import { converseVersion } from '../../src/chat/assets.ts'
+import { CSP } from '../../src/http/security.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { createLogger } from '../../src/log.ts'
 import { runEdge } from '../../src/run-edge.ts'
@@ -103,6 +104,9 @@ void t.test(`the chat page (Converse.js ${version}) in Chromium ${browser.versio
   const response = await page.goto(`${origin}/`)
   t.equal(response?.status(), 200, 'GET / answers 200')
   t.match(response?.headers()['content-security-policy'] ?? '', /script-src 'self'(;|$)/, 'the page runs under its Content-Security-Policy')
+  const boshPage = await fetch(edge.boshUrl)
+  t.equal(boshPage.headers.get('content-security-policy'), CSP[1], `GET ${edge.config.boshPath} keeps its own sandbox policy`)
+  await boshPage.arrayBuffer()
 
   await t.test('log in through the form', async t => {
     // the form is empty: the page holds no credentials
