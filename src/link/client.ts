@@ -295,7 +295,16 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     const socket = connect({ host: this.options.host, port: this.options.port })
     socket.setNoDelay(true)
     this.socket = socket
-    this.queue = new SendQueue(socket, this.options.maxQueueBytes, this.options.maxSessionQueueBytes)
+    // The window's marker PINGs carry the link offset they follow; their PONGs acknowledge it.
+    this.queue = new SendQueue(socket, this.options.maxQueueBytes, this.options.maxSessionQueueBytes, this.options.maxInFlightBytes, offset => {
+      const payload = Buffer.allocUnsafe(PING_SIZE)
+      payload.writeDoubleBE(offset)
+      const frame = encodePing(payload)
+      this.n.pingsSent++
+      this.frames.framesOut[PING]!++
+      this.frames.bytesOut[PING]! += frame.length
+      return frame
+    })
     // docs/link-protocol.md "Maximum frame size": 1,024 bytes before the handshake succeeds.
     this.decoder = new FrameDecoder(this.sink, { maxFrameSize: Math.min(HANDSHAKE_MAX_FRAME_SIZE, this.options.maxFrameSize) })
     this.rxFrames = 0
@@ -380,8 +389,9 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
   private startHeartbeat (): void {
     const ping = Buffer.allocUnsafe(PING_SIZE)
     this.pingTimer = setInterval(() => {
-      // 8 opaque bytes; a timestamp makes PONGs readable in a capture.
-      ping.writeDoubleBE(Date.now())
+      // 8 bytes the backend echoes: the link offset this PING follows (at most: a PING that has to
+      // queue goes out later), so that its PONG also moves the send queue's window (send-queue.ts).
+      ping.writeDoubleBE(this.queue?.written ?? 0)
       this.n.pingsSent++
       if (!this.write(PING, encodePing(ping))) this.wedged()
     }, this.options.heartbeatInterval)
@@ -436,9 +446,12 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
         if (!this.write(PONG, encodePong(payload))) this.wedged()
         return
       }
-      case PONG:
+      case PONG: {
         this.n.pongsReceived++
+        const payload = parsePing(data)
+        if (payload instanceof Buffer) this.queue?.ack(payload.readDoubleBE(0))
         return
+      }
       case STATS_REPLY: {
         const reply = parseStatsReply(data)
         if (reply instanceof LinkProtocolError) return this.refuse(0, 'bad-frame', reply.message)

@@ -28,6 +28,8 @@ export const LINK_DEFAULTS = {
   maxQueueBytes: DEFAULTS.linkQueueBytes,
   /** Bytes one session may have waiting in that queue; past it the session ends: linkSessionQueueBytes. */
   maxSessionQueueBytes: DEFAULTS.linkSessionQueueBytes,
+  /** Bytes of session frames written to the link and not yet acknowledged by a PONG: linkInFlightBytes. */
+  maxInFlightBytes: DEFAULTS.linkInFlightBytes,
   /** How long stats() waits for STATS_REPLY. */
   statsTimeout: 5_000,
   /** STATS_REQUESTs awaiting a reply at once: a monitoring loop needs one. */
@@ -46,6 +48,7 @@ export function linkOptions (c: Readonly<Config>): LinkOptions {
     maxReceiveFrameSize: c.linkMaxReceiveFrame,
     maxQueueBytes: c.linkQueueBytes,
     maxSessionQueueBytes: c.linkSessionQueueBytes,
+    maxInFlightBytes: c.linkInFlightBytes,
     heartbeatInterval: c.heartbeatInterval * 1000,
     heartbeatTimeout: c.heartbeatTimeout * 1000,
     reconnectMax: c.linkReconnectMaxDelay
@@ -90,7 +93,7 @@ export function resolveLinkOptions (options: LinkOptions): ResolvedLinkOptions {
   const o: ResolvedLinkOptions = { ...LINK_DEFAULTS, random: Math.random, ...options }
   if (!Number.isInteger(o.port) || o.port <= 0 || o.port > 0xffff) throw linkError(LINK_OPTIONS, `port must be in 1..65535, got ${o.port}`)
   if (o.secret.length === 0) throw linkError(LINK_OPTIONS, 'secret must not be empty')
-  for (const k of ['handshakeTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'reconnectBase', 'reconnectMax', 'maxQueueBytes', 'maxSessionQueueBytes', 'statsTimeout', 'maxPendingStats'] as const) {
+  for (const k of ['handshakeTimeout', 'heartbeatInterval', 'heartbeatTimeout', 'reconnectBase', 'reconnectMax', 'maxQueueBytes', 'maxSessionQueueBytes', 'maxInFlightBytes', 'statsTimeout', 'maxPendingStats'] as const) {
     positive(k, o[k])
   }
   if (!Number.isInteger(o.maxFrameSize) || o.maxFrameSize < LENGTH_OVERHEAD + HEADER_SIZE || o.maxFrameSize > 0xffff_ffff) {

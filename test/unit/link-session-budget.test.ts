@@ -14,7 +14,7 @@ import { FakeBackend, Recorder, next, until, type FakeLink } from '../fixtures/f
 import { NS, XMPP_NS, bodyAttrs } from '../fixtures/bosh-harness.ts'
 import { LinkClient, LINK_QUEUE_FULL, type LinkOptions, type OpenParams } from '../../src/link/index.ts'
 import { LINK_SESSION_BUDGET } from '../../src/link/errors.ts'
-import { CLOSE, DATA, parseClose } from '../../src/link/codec/index.ts'
+import { CLOSE, DATA, PING, encodePong, parseClose } from '../../src/link/codec/index.ts'
 import { Edge } from '../../src/edge.ts'
 import { mountBosh } from '../../src/bosh/edge.ts'
 import { mountWebSocket } from '../../src/ws/edge.ts'
@@ -102,6 +102,35 @@ void t.test('backlogs take turns: a session\'s frame waits behind one frame of a
   t.ok(ahead >= 0, 'the light session\'s frame arrived')
   t.ok(ahead <= 20 - waiting + 1, `${ahead} busy frames went before it: those the socket had taken (${20 - waiting}) and at most one more`)
   t.same(dataOf(link, busy).map(x => /n='(\d+)'/.exec(x)?.[1]), Array.from({ length: 20 }, (_, i) => String(i)), 'the busy session\'s frames kept their order')
+})
+
+void t.test('the in-flight window: past maxInFlightBytes unacknowledged, frames wait in the edge until a PONG acknowledges a marker PING', async t => {
+  // silent: the fake backend reads every frame but answers nothing, PINGs included.
+  const backend = await FakeBackend.start({ secret: SECRET, silent: true })
+  const client = new LinkClient({ port: backend.port, secret: SECRET, heartbeatInterval: 60_000, heartbeatTimeout: 120_000, maxInFlightBytes: 65_536 })
+  t.teardown(async () => { await client.stop(); await backend.close() })
+  const ready = next(client, 'up')
+  client.start()
+  await ready
+  const link = await backend.link(0)
+  const id = client.open(PARAMS, new Recorder())
+  const filler = 'x'.repeat(4000)
+  for (let i = 0; i < 40; i++) client.send(id, `<m n='${i}'>${filler}</m>`)
+  await until(() => link.frames.filter(f => f.type === PING).length >= 3, 'marker PINGs')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const arrived = dataOf(link, id).length
+  t.ok(arrived < 40, `${arrived} of 40 frames went out; the rest wait for an acknowledgement`)
+  t.ok(client.counters().queueBytes > 0, `${client.counters().queueBytes} bytes wait in the edge`)
+  // Acknowledge with the bytes of the latest marker, as a backend's PONG does.
+  const pings = link.frames.filter(f => f.type === PING)
+  link.send(encodePong(pings.at(-1)!.data))
+  await until(() => dataOf(link, id).length > arrived, 'more frames after the PONG')
+  for (let k = 0; k < 10 && dataOf(link, id).length < 40; k++) {
+    const latest = link.frames.filter(f => f.type === PING).at(-1)!
+    link.send(encodePong(latest.data))
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  t.same(dataOf(link, id).map(x => /n='(\d+)'/.exec(x)?.[1]), Array.from({ length: 40 }, (_, i) => String(i)), 'all 40, in order, as PONGs came back')
 })
 
 void t.test('the shared limit stays the last resort: sessions each under budget fill it', async t => {
