@@ -29,7 +29,7 @@ async function harness (args: string[]): Promise<Run> {
 void t.test('--help lists every option with its default', async t => {
   const r = await harness(['--help'])
   t.equal(r.code, 0)
-  for (const flag of ['--sessions', '--rate', '--message-rate', '--targets', '--edge-sessions', '--edge-held', '--users-file', '--out']) {
+  for (const flag of ['--sessions', '--rate', '--message-rate', '--targets', '--edges', '--ramp', '--edge-sessions', '--edge-held', '--users-file', '--out']) {
     t.match(r.out, flag)
   }
 })
@@ -84,6 +84,35 @@ void t.test('a tiny full run writes the summary, the charts and the ratios', asy
   const files = await readdir(out)
   for (const f of ['memory-vs-sessions.svg', 'latency.svg', 'edge-memory.svg', 'run.log']) t.ok(files.includes(f), f)
   t.match(await readFile(join(out, 'latency.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+})
+
+void t.test('several edges: sessions dealt over two edge processes, then mod_bosh ramped in steps', async t => {
+  const out = await mkdtemp(join(tmpdir(), 'megaphone-bench-edges-'))
+  t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
+  const r = await harness([
+    '--mode', 'e2e', '--targets', 'megaphone', '--sessions', '40', '--edges', '2', '--rate', '40',
+    '--message-rate', '20', '--message-seconds', '2', '--idle', '1', '--sweep-rates', '',
+    '--per-worker', '20', '--addresses', '4', '--ramp', '20', '--ramp-max', '40', '--out', out
+  ])
+  t.equal(r.code, 0, r.out.slice(-2000))
+  t.match(r.out, /megaphone: 2 edges \(pids \d+, \d+\)/)
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>
+  t.same(summary.errors, [], 'every phase ran')
+  t.equal(summary.sessions, 40)
+  t.equal(summary.logged_in, 40, 'every session logged in through the two edges')
+  t.equal(summary.lost_messages, 0, 'no message lost')
+  t.equal(summary.duplicated_messages, 0, 'no message duplicated')
+  const mp = summary.megaphone as { edges: number, open_files: { ejabberd: number, edges: number[], workers: number[] } }
+  t.equal(mp.edges, 2, 'the edges\' memory added up over both')
+  t.equal(mp.open_files.edges.length, 2, 'open files of each edge')
+  t.equal(mp.open_files.workers.length, 2, 'open files of each client worker')
+  t.ok(mp.open_files.ejabberd > 0, 'open files of ejabberd')
+  t.ok(Number.isFinite(summary.ejabberd_bytes_per_session), 'ejabberd memory per session at the top')
+  // 40 sessions are far below mod_bosh's ceiling: the ramp ends at --ramp-max with nothing failed.
+  t.equal(summary.mod_bosh_ceiling, 40, 'every mod_bosh step logged in')
+  t.equal(summary.mod_bosh_ceiling_stopped_by, 'ramp-max')
+  const ramp = summary.mod_bosh_ramp as { steps: Array<{ started: number, online: number, failed: number }> }
+  t.same(ramp.steps.map(s => [s.started, s.online, s.failed]), [[20, 20, 0], [40, 40, 0]], 'two steps of 20')
 })
 
 void t.test('a foreign deployment: a user list and the URLs of a running server, nothing started', async t => {
