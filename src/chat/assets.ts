@@ -1,7 +1,7 @@
 /**
  * The files of Converse.js the chat page needs, from the installed package
  * (node_modules/converse.js/dist, the version package.json pins): a fixed allow-list, read once
- * when the edge starts and kept in memory (about 2.3 MB), so that no request names a path on
+ * when the edge starts and kept in memory (2.2 MB), so that no request names a path on
  * disk, none can walk out of the folder, and serving one costs no file system call.
  */
 import { readFile } from 'node:fs/promises'
