@@ -14,7 +14,7 @@ import {
   AUTH_OK, CLOSE, DATA, ERROR, HELLO, MAX_VERSION, STREAM_START
 } from '../../src/link/codec/index.ts'
 import { backendMac, edgeMac, macEqual } from '../../src/link/handshake.ts'
-import { LinkFrameGen, FRAME_KINDS, type FrameKind } from './link-frames.ts'
+import { LinkFrameGen, FRAME_KINDS, type FrameKind, type PoolUser } from './link-frames.ts'
 import { Prng } from './prng.ts'
 
 /** The control session's id on every link: above the pool, below 2^53. */
@@ -30,6 +30,8 @@ export interface LinkRunOptions {
   /** the registered user the control session logs in as, and its password */
   user: string
   password: string
+  /** another registered user, for the logins among the fuzz frames */
+  poolUser: PoolUser
   /** a resource unique to this link */
   resource: string
   seed: number
@@ -90,6 +92,8 @@ class Link {
       const code = data.readUInt16BE(0)
       this.errorCodes[code] = (this.errorCodes[code] ?? 0) + 1
     }
+    // Logins among the fuzz frames that succeeded: the pool sessions that reached an authenticated c2s.
+    if (type === DATA && connId !== CONTROL_ID && data.length > 9 && data.toString('latin1', 0, 9) === '<success ') this.count('SASL success (pool)')
     if (type === HELLO && this.hello === undefined) { this.hello = Buffer.from(data); this.onHandshake?.() }
     if (type === AUTH_OK && this.authOk === undefined) { this.authOk = Buffer.from(data); this.onHandshake?.() }
     if (connId !== CONTROL_ID || this.waiters.length === 0) return
@@ -198,7 +202,7 @@ async function writeSplit (link: Link, r: Prng, b: Buffer): Promise<number> {
 /** One link's run: login, `frames` fuzz frames, a last round trip; throws on the first failure of a property. */
 export async function fuzzLink (o: LinkRunOptions): Promise<LinkRunResult> {
   const r = new Prng(o.seed)
-  const gen = new LinkFrameGen(r, o.domain, POOL, CONTROL_ID)
+  const gen = new LinkFrameGen(r, o.domain, POOL, CONTROL_ID, o.poolUser)
   const link = await connectLink(o.port)
   try {
     await link.authenticate(o.secret)
@@ -228,8 +232,8 @@ export async function fuzzLink (o: LinkRunOptions): Promise<LinkRunResult> {
         const f = gen.next()
         parts.push(f.bytes)
         size += f.bytes.length
-        byKind[f.kind]++
-        sent++
+        byKind[f.kind] += f.frames
+        sent += f.frames
         if (sent >= nextSweep) {
           nextSweep += o.sweepEvery
           for (const c of gen.closeAll()) { parts.push(c); size += c.length }

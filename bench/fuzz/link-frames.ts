@@ -23,13 +23,14 @@ export const MODULE_MAX_FRAME = 65_545
 
 /** How each frame was made: the report counts frames by kind. */
 export const FRAME_KINDS = [
-  'data', 'data-mutated', 'open', 'open-mutated', 'restart', 'close', 'ping', 'control-bad', 'wrong-direction',
+  'login', 'data', 'data-mutated', 'open', 'open-mutated', 'restart', 'close', 'ping', 'control-bad', 'wrong-direction',
   'error', 'unknown-type', 'random', 'unknown-id', 'too-short', 'too-large'
 ] as const
 export type FrameKind = typeof FRAME_KINDS[number]
 
 /** Relative weights: mutated DATA and random frames dominate, the expensive kinds are rare. */
 const WEIGHTS: Readonly<Record<FrameKind, number>> = {
+  login: 4,
   data: 60,
   'data-mutated': 220,
   open: 25,
@@ -47,7 +48,11 @@ const WEIGHTS: Readonly<Record<FrameKind, number>> = {
   'too-large': 0.2
 }
 
-export interface LinkFrame { kind: FrameKind, bytes: Buffer }
+/** One frame, or for 'login' the five frames of a login written back to back. */
+export interface LinkFrame { kind: FrameKind, bytes: Buffer, frames: number }
+
+/** The user that pool sessions log in as (not the control sessions' user: ejabberd's max_user_sessions kicks a user's oldest session). */
+export interface PoolUser { user: string, password: string }
 
 /** Stanzas a client sends, before and after authentication, as the module receives them in DATA. */
 function stanzas (domain: string): Buffer[] {
@@ -106,7 +111,8 @@ export class LinkFrameGen {
    * @param pool the session ids frames are addressed to (the control session's is not among them)
    * @param control the control session's id, never drawn, not even at random
    */
-  constructor (private readonly r: Prng, private readonly domain: string, private readonly pool: readonly number[], private readonly control: number) {
+  constructor (private readonly r: Prng, private readonly domain: string, private readonly pool: readonly number[], private readonly control: number,
+    private readonly poolUser: PoolUser) {
     this.stanzas = stanzas(domain)
     let sum = 0
     for (const k of FRAME_KINDS) { sum += WEIGHTS[k]; this.kinds.push(k); this.cumulative.push(sum) }
@@ -118,7 +124,25 @@ export class LinkFrameGen {
     let i = 0
     while ((this.cumulative[i] ?? Infinity) <= x) i++
     const kind = this.kinds[i] ?? 'random'
-    return { kind, bytes: this.make(kind) }
+    if (kind === 'login') return { kind, bytes: this.login(), frames: 5 }
+    return { kind, bytes: this.make(kind), frames: 1 }
+  }
+
+  /**
+   * A whole login on a pool id, pipelined without waiting for answers (the module holds input
+   * until c2s asks for it): OPEN, SASL PLAIN with the right password, RESTART, bind, presence.
+   * The mutated DATA that follows on that id then reaches an authenticated c2s, and the module's
+   * paths that only a known user takes (change_shaper, routing to and from the link) are fuzzed too.
+   */
+  private login (): Buffer {
+    const id = this.poolId()
+    const open = Buffer.concat([Buffer.from([1]), str16(this.domain), str16('127.0.0.1'), Buffer.from([0, 1]), str16('en')])
+    const auth = `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>${Buffer.from(`\0${this.poolUser.user}\0${this.poolUser.password}`).toString('base64')}</auth>`
+    const bind = `<iq type='set' id='pb' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>p${id}-${this.r.u32()}</resource></bind></iq>`
+    return Buffer.concat([
+      frame(0, id, OPEN, open), frame(0, id, DATA, Buffer.from(auth)), frame(0, id, RESTART, Buffer.alloc(0)),
+      frame(0, id, DATA, Buffer.from(bind)), frame(0, id, DATA, Buffer.from("<presence xmlns='jabber:client'/>"))
+    ])
   }
 
   /** CLOSE for every pool id: the driver's sweep, so that opened sessions end. */
@@ -151,7 +175,7 @@ export class LinkFrameGen {
     }
   }
 
-  private make (kind: FrameKind): Buffer {
+  private make (kind: Exclude<FrameKind, 'login'>): Buffer {
     const r = this.r
     switch (kind) {
       case 'data':

@@ -42,7 +42,7 @@ export interface ModuleFuzzResult {
   /** from the first sample under fuzzing (links logged in, pools open) to the end */
   memory: MemorySummary
   samples: MemorySample[]
-  /** link processes on the node once every fuzzing link had logged in (one per link) */
+  /** link processes on the node once every fuzzing link had logged in (one per link; -1 when the run ended first) */
   linksDuring: number
   /** link processes left after every link has gone (0: none stuck) */
   linksAfter: number
@@ -79,7 +79,8 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
   const log = o.log ?? (() => {})
   const user = 'fuzz'
   const password = 'fuzz-pw'
-  const ej = await startEjabberd({ users: { [user]: password } })
+  const poolUser = { user: 'pool', password: 'pool-pw' }
+  const ej = await startEjabberd({ users: { [user]: password, [poolUser.user]: poolUser.password } })
   try {
     const samples: MemorySample[] = []
     const t0 = performance.now()
@@ -102,6 +103,7 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
       domain: ej.domain,
       user,
       password,
+      poolUser,
       resource: `fuzz-link-${i}`,
       seed: linkSeed(o.seed, i),
       frames: perLink,
@@ -119,7 +121,10 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
     // The link processes once every link has logged in and sent its first frames.
     const during = (async () => {
       while (progress.some(p => p === 0) && !finished) await new Promise(resolve => setTimeout(resolve, 100))
-      if (!finished) linksDuring = Number(await ej.eval(LINK_COUNT))
+      if (!finished) {
+        const n = Number(await ej.eval(LINK_COUNT))
+        if (!finished) linksDuring = n
+      }
     })()
     const results = await Promise.all(runs).finally(() => { finished = true })
     await during
@@ -134,7 +139,7 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
     }
     // Last: one more short run on a fresh link proves the listener and c2s still serve sessions.
     const last = await fuzzLink({
-      port: ej.linkPort, secret: ej.linkSecret, domain: ej.domain, user, password, resource: 'fuzz-last',
+      port: ej.linkPort, secret: ej.linkSecret, domain: ej.domain, user, password, poolUser, resource: 'fuzz-last',
       seed: linkSeed(o.seed, 999), frames: 1_000, roundTripEvery: 500, sweepEvery: 2_000
     })
     await sample()
