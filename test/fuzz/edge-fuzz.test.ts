@@ -20,7 +20,7 @@ void t.test('BOSH bodies and WebSocket messages into the edge: no crash, defined
     seed,
     bodies: 1_500,
     messages: 1_500,
-    parserInputs: 3_000,
+    parserInputs: 2_000,
     concurrency: 8,
     checkEvery: 1_000,
     log: line => { t.comment(line) }
