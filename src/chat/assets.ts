@@ -21,9 +21,9 @@ export interface Asset {
 /**
  * Paths under dist/ (also the URL path under the page's asset prefix, where Converse's
  * `assets_path` makes it look), and what each is. What Converse 14 loads with the page's
- * settings (src/chat/page.ts), seen in Chromium's network log: its ES module build and
+ * settings (src/chat/html.ts), seen in Chromium's network log: its ES module build and
  * stylesheet, the two fonts the stylesheet names, the emoji table it fetches when a chat
- * opens, and its logo. Not served: source maps, the non-minified build, the other
+ * opens; and the logo its desktop notifications show, and the page's icon. Not served: source maps, the non-minified build, the other
  * locales (the page is in English, which Converse has built in), OMEMO's WebAssembly (OMEMO is off),
  * the shared-connection worker (not used), sounds (off).
  */

@@ -111,6 +111,8 @@ const settings = {
   // OMEMO needs WebAssembly ('wasm-unsafe-eval') and PEP device lists: off
   blacklisted_plugins: ['converse-omemo'],
   play_sounds: false,
+  // the icon of desktop notifications (Converse's default is at the site's root, not served)
+  notification_icon: s.assetsPath + 'images/logo/conversejs-filled.svg',
   // images, audio and video links are shown as links, never fetched (the policy allows no other origin)
   render_media: false,
   embed_3rd_party_media_players: false,
