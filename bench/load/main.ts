@@ -151,7 +151,8 @@ async function main (): Promise<number> {
       } else {
         ej = opts.server === 'prosody' ? await BenchProsody.start() : await BenchEjabberd.start()
         const t0 = performance.now()
-        const registered = await ej.registerBulk('bench', opts.sessions, opts.password)
+        // The ramp logs in users 1..--ramp-max: every one of them registered too.
+        const registered = await ej.registerBulk('bench', Math.max(opts.sessions, opts.ramp > 0 ? opts.rampMax : 0), opts.password)
         log(`${ej.name} ${ej.domain} (pid ${ej.pid}): registered ${registered} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
         backlogs = await ej.backlogs()
         log(`listener backlogs: ${backlogs.map(b => `${b.module}:${b.port}=${b.backlog}`).join(', ')}`)
@@ -168,7 +169,7 @@ async function main (): Promise<number> {
       // The server's own BOSH ramped to its first failures, on the node the targets ran on.
       if (opts.ramp > 0 && ej !== undefined) {
         const own = opts.server === 'prosody' ? 'prosody_bosh' : 'mod_bosh'
-        log(`\n== ${own} ramp: steps of ${opts.ramp} logins at ${opts.rate}/s, each session holding a long-poll, up to ${opts.rampMax}, until the first failure`)
+        log(`\n== ${own} ramp: steps of ${opts.ramp} logins at ${opts.rampRate}/s, each session holding a long-poll, up to ${opts.rampMax}, until the first failure`)
         try { ramp = await runRamp(ctx, TARGETS[own]!(ej, opts)) } catch (err) { errors.push(`ramp: ${String(err)}`); log(`ramp: failed: ${String(err)}`) }
       }
       await stopping()

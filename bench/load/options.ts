@@ -22,6 +22,7 @@ export interface LoadOptions {
   ramp: number
   rampMax: number
   rampTimeout: number
+  rampRate: number
   wait: number
   loginTimeout: number
   edgeSessions: number
@@ -56,7 +57,8 @@ export const FLAGS: Flag[] = [
   { name: 'edges', flag: 'edges', type: 'int', default: 1, help: 'end to end: edge processes in front of the one ejabberd, each linked to it; sessions dealt round-robin (session i talks to edge i mod N), so that each stays under the 20,000-file limit (~19,000 held long-polls each)' },
   { name: 'ramp', flag: 'ramp', type: 'int', default: 0, help: 'end to end: after the targets, ejabberd\'s own BOSH (mod_bosh, or Prosody\'s) ramped in steps of this many logins, each session holding a long-poll, until a step has a failed login or a dropped session: its ceiling on this machine is the last count with none (0 skips)' },
   { name: 'rampMax', flag: 'ramp-max', type: 'int', default: 40_000, help: 'ramp: most sessions tried (the ramp stops there if nothing failed)' },
-  { name: 'rampTimeout', flag: 'ramp-timeout', type: 'int', default: 30, help: 'ramp: seconds a login may take before it counts as failed' },
+  { name: 'rampTimeout', flag: 'ramp-timeout', type: 'int', default: 60, help: 'ramp: seconds a login may take before it counts as failed' },
+  { name: 'rampRate', flag: 'ramp-rate', type: 'int', default: 200, help: 'ramp: logins started per second (slow enough that a failure is the server running out of something, not a login queue longer than --ramp-timeout)' },
   { name: 'addresses', flag: 'addresses', type: 'int', default: 8, help: 'loopback source addresses to spread client sockets over (127.0.0.2 ...)' },
   { name: 'wait', flag: 'wait', type: 'int', default: 60, help: 'BOSH wait asked for at session creation (s)' },
   { name: 'loginTimeout', flag: 'login-timeout', type: 'int', default: 120, help: 'seconds a login may take before it counts as failed' },
@@ -116,7 +118,7 @@ export function parseOptions (argv: string[]): LoadOptions {
   for (const r of o.sweepRates) if (!/^[1-9][0-9]*$/.test(r)) throw new UsageError(`--sweep-rates: positive integers, comma-separated (got ${r})`)
   if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
   if (o.edges < 1 || o.edges > 64) throw new UsageError('--edges: 1 to 64')
-  if (o.ramp > 0 && (o.rampMax < o.ramp || o.rampTimeout < 1)) throw new UsageError('--ramp: --ramp-max at least --ramp, --ramp-timeout at least 1')
+  if (o.ramp > 0 && (o.rampMax < o.ramp || o.rampTimeout < 1 || o.rampRate < 1)) throw new UsageError('--ramp: --ramp-max at least --ramp, --ramp-timeout and --ramp-rate at least 1')
   if (o.ramp > 0 && o.usersFile !== '') throw new UsageError('--ramp needs the server the harness starts: no --users-file')
   if (o.addresses < 1 || o.addresses > 250) throw new UsageError('--addresses: 1 to 250')
   if (o.edgePollInterval < 3 && o.edgePollInterval !== 0) o.edgePollInterval = 3

@@ -71,8 +71,8 @@ export async function runRamp (ctx: RunContext, target: Target): Promise<RampRes
       const started = upTo.reduce((a, b) => a + b, 0)
       const t0 = performance.now()
       const previous = steps.at(-1)?.started ?? 0
-      pool.send(i => ({ type: 'login', rate: opts.rate / pool.workers.length, upTo: upTo[i] ?? 0 }))
-      const deadline = t0 + (opts.rate > 0 ? (started - previous) / opts.rate * 1000 : 0) + opts.rampTimeout * 1000 + 15_000
+      pool.send(i => ({ type: 'login', rate: opts.rampRate / pool.workers.length, upTo: upTo[i] ?? 0 }))
+      const deadline = t0 + (started - previous) / opts.rampRate * 1000 + opts.rampTimeout * 1000 + 15_000
       for (;;) {
         await sleep(250)
         const t = pool.totals()
