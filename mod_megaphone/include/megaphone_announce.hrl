@@ -1,6 +1,7 @@
-%% An announcement job (docs/announcer.md), kept in Mnesia (disc_copies) so
-%% that it outlives the edge's link and an ejabberd restart resumes it from
-%% its last recorded batch. Written by megaphone_announce (creation) and by
+%% An announcement job (docs/announcer.md), kept in Mnesia (disc_copies, the
+%% log synced after each write: megaphone_announce:sync/0) so that it
+%% outlives the edge's link and an ejabberd restart resumes it from its last
+%% recorded batch. Written by megaphone_announce (creation) and by
 %% the job's process (megaphone_announce_job) after every batch.
 -record(megaphone_job,
         {id :: binary(),

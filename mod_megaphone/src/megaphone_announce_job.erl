@@ -65,9 +65,11 @@ handle_info(batch, #st{job = Job, left = Left, batch = Batch, from = From} = St)
             finish(Job2#megaphone_job{state = done}),
             {stop, normal, St#st{job = Job2, left = []}};
         _ ->
-            %% Recorded before the next batch: a restart repeats at most this
-            %% one (if the node dies between its routing and this write).
+            %% Recorded, and on disk with what the batch stored offline,
+            %% before the next batch: a restart repeats at most this one (if
+            %% the node dies between its routing and the sync).
             {atomic, ok} = mnesia:sync_transaction(fun() -> mnesia:write(Job2) end),
+            megaphone_announce:sync(),
             erlang:send_after(St#st.interval, self(), batch),
             {noreply, St#st{job = Job2, left = Rest}}
     end;
@@ -114,7 +116,7 @@ finish(Job) ->
                              mnesia:write(Job#megaphone_job{ended = erlang:system_time(millisecond)}),
                              mnesia:delete({megaphone_job_rcpt, Id})
                      end),
-    ok.
+    megaphone_announce:sync().
 
 %%====================================================================
 %% One recipient (docs/link-protocol.md "Counting")
