@@ -174,7 +174,9 @@ export class LinkClient extends EventEmitter<LinkEvents> implements Backend {
     const socket = this.socket
     const wasReady = this.state === READY
     if (wasReady) {
-      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), true, id)
+      // As link control: frames still queued are dropped with the socket (below), so these CLOSEs
+      // go ahead of them, and past a full in-flight window, rather than being dropped too.
+      for (const id of this.connections.keys()) this.queue?.write(encodeClose(id, 'shutdown'), true)
     }
     const wasConnecting = this.state === CONNECTING
     this.state = STOPPED
