@@ -49,10 +49,13 @@ interface Outcome { sent: number, heapBefore: number, heapPeak: number, rssPeak:
 
 /**
  * Alice writes 60 KB messages to `jid` in waves of ten, each wave followed by a message to bob and
- * a ping (so that alice's own input never piles up), until `jid` is offline or 64 MB were sent.
+ * a ping (so that alice's own input never piles up), until the edge has ended a session for
+ * `condition` (its metrics say so: cheaper to ask than ejabberdctl) or 64 MB were sent; then
+ * waits until ejabberd has ended `jid`'s session.
  */
-async function flood (jid: string): Promise<Outcome> {
+async function flood (jid: string, condition: string): Promise<Outcome> {
   const before = await scrape(adminUrl)
+  const endedBefore = sum(before, 'megaphone_sessions_ended_total', `condition="${condition}"`)
   const o: Outcome = { sent: 0, heapBefore: sum(before, 'nodejs_heap_size_used_bytes'), heapPeak: 0, rssPeak: 0 }
   const sample = async (): Promise<void> => {
     const s = await scrape(adminUrl)
@@ -60,7 +63,7 @@ async function flood (jid: string): Promise<Outcome> {
     o.rssPeak = Math.max(o.rssPeak, sum(s, 'process_resident_memory_bytes'))
   }
   const pad = 'z'.repeat(60_000)
-  for (let wave = 0; wave < 107 && await online(jid); wave++) {
+  for (let wave = 0; wave < 107 && await ended(condition) === endedBefore; wave++) {
     for (let i = 0; i < 10; i++) alice.sendMessage(jid, `${o.sent++} ${pad}`)
     alice.sendMessage('bob@localhost', `b${toBob++}`)
     await alice.iq($iq({ type: 'get', to: 'localhost' }).c('ping', { xmlns: 'urn:xmpp:ping' }), 30_000)
@@ -91,7 +94,7 @@ void t.test('a BOSH client that stops polling: its session ends at maxPendingByt
   t.ok(await online('quiet@localhost/raw'), 'logged in')
   const before = await ended('pending-overflow')
   // It sends nothing more: only the presence request is held, and the first message answers it.
-  const o = await flood('quiet@localhost/raw')
+  const o = await flood('quiet@localhost/raw', 'pending-overflow')
   t.notOk(await online('quiet@localhost/raw'), 'its XMPP session ended in ejabberd')
   t.equal(await ended('pending-overflow') - before, 1, 'the edge ended it: pending-overflow (policy-violation)')
   const again = await quiet.post(quiet.body())
@@ -114,7 +117,7 @@ void t.test('a BOSH client whose requests stay open on a socket it never reads: 
   for (let i = 0; i < 50; i++) socket.write(request(deaf.body()))
   await waitFor(async () => await online('deaf@localhost/raw'), 10_000, 'presence')
   const before = await ended('pending-overflow')
-  const o = await flood('deaf@localhost/raw')
+  const o = await flood('deaf@localhost/raw', 'pending-overflow')
   t.notOk(await online('deaf@localhost/raw'), 'its XMPP session ended in ejabberd')
   t.equal(await ended('pending-overflow') - before, 1, 'the edge ended it: pending-overflow (policy-violation)')
   report(t, 'BOSH client that does not read its socket', o)
@@ -144,7 +147,7 @@ void t.test('a WebSocket client that stops reading: cut past websocketMaxBuffere
   tcp.pause()
   const closed = once(ws, 'close')
   const before = await ended('client-slow')
-  const o = await flood('slowws@localhost/raw')
+  const o = await flood('slowws@localhost/raw', 'client-slow')
   t.notOk(await online('slowws@localhost/raw'), 'its XMPP session ended in ejabberd')
   t.equal(await ended('client-slow') - before, 1, 'the edge cut it: client-slow')
   tcp.resume()
