@@ -57,6 +57,7 @@ init(Id) ->
     end.
 
 handle_info(batch, #st{job = Job, left = Left, batch = Batch, from = From} = St) ->
+    T0 = erlang:monotonic_time(millisecond),
     {Now, Rest} = take(Batch, Left),
     Job1 = lists:foldl(fun(R, J) -> send(R, From, J) end, Job, Now),
     Job2 = Job1#megaphone_job{cursor = Job1#megaphone_job.cursor + length(Now)},
@@ -70,7 +71,12 @@ handle_info(batch, #st{job = Job, left = Left, batch = Batch, from = From} = St)
             %% the node dies between its routing and the sync).
             {atomic, ok} = mnesia:sync_transaction(fun() -> mnesia:write(Job2) end),
             megaphone_announce:sync(),
-            erlang:send_after(St#st.interval, self(), batch),
+            %% The interval runs from this batch's start: the time spent
+            %% routing it counts, so the job reaches its rate when routing
+            %% keeps up (2,000 sessions at 10,000/s: 3,300/s with the whole
+            %% interval after each batch), and never exceeds it.
+            Took = erlang:monotonic_time(millisecond) - T0,
+            erlang:send_after(max(0, St#st.interval - Took), self(), batch),
             {noreply, St#st{job = Job2, left = Rest}}
     end;
 handle_info(Info, St) ->
