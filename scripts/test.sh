@@ -7,7 +7,8 @@ source "$(dirname "$0")/lib/ensure-deps.sh"
 cd "$ROOT"
 # chromium: test/browser/ drives Debian's headless Chromium through playwright-core (no fonts
 # needed: the tests read the page's DOM, never its pixels)
-ensure_packages ejabberd prosody lua-unbound chromium
+# haproxy: test/cluster/ puts two edges behind Debian's HAProxy (scripts/haproxy-config.sh)
+ensure_packages ejabberd prosody lua-unbound chromium haproxy
 ensure_node_modules
 bash scripts/build-module.sh >/dev/null
 npm run --silent typecheck
