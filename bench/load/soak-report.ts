@@ -17,6 +17,18 @@ export function soakClean (r: SoakResult): boolean {
   return r.messages.lost === 0 && r.messages.duplicated === 0 && r.messages.reordered === 0 && r.messages.sent > 0 && r.sessions.failed === 0
 }
 
+/** What makes a run not clean, in words. */
+function faults (r: SoakResult): string[] {
+  const m = r.messages
+  return [
+    ...(m.lost > 0 ? [`${m.lost} lost`] : []),
+    ...(m.duplicated > 0 ? [`${m.duplicated} duplicated`] : []),
+    ...(m.reordered > 0 ? [`${m.reordered} reordered`] : []),
+    ...(m.sent === 0 ? ['no message sent'] : []),
+    ...(r.sessions.failed > 0 ? [`${r.sessions.failed} logins failed ${JSON.stringify(r.sessions.failures)}`] : [])
+  ]
+}
+
 function legend (label: string, st: SeriesStats): string {
   const per = st.unit === 'bytes' ? `${(st.slope_per_minute / 2 ** 20).toFixed(2)} MiB/min` : `${st.slope_per_minute.toFixed(1)}/min`
   return `${label} (${per})`
@@ -75,6 +87,6 @@ export async function writeSoak (outDir: string, r: SoakResult, run: SoakRun): P
     `soak: load average ${r.load_start.join(' ')} at the start, ${r.load_end.join(' ')} at the end; ${r.samples.length} samples every ${r.sample_seconds} s`,
     ...seriesTable(stats),
     `soak: after a full GC, before the steady phase and after the drain: edge heap ${mib(r.after_gc.start.edge_heap_used)} → ${mib(r.after_gc.end.edge_heap_used)}, edge RSS ${mib(r.after_gc.start.edge_rss)} → ${mib(r.after_gc.end.edge_rss)}, ejabberd ${mib(r.after_gc.start.ejabberd_memory)} → ${mib(r.after_gc.end.ejabberd_memory)}`,
-    `soak: ${soakClean(r) ? 'nothing lost, duplicated or reordered' : 'NOT CLEAN: see the counts above'}; summary and charts in ${outDir}`
+    `soak: ${soakClean(r) ? 'nothing lost, duplicated or reordered, every login succeeded' : `NOT CLEAN: ${faults(r).join(', ')}`}; summary and charts in ${outDir}`
   ]
 }

@@ -97,7 +97,7 @@ export async function runSoak (opts: LoadOptions, log: (line: string) => void): 
     const afterLogin = await collect()
     const online = afterLogin.reduce((a, s) => a + s.online, 0)
     const failed = afterLogin.reduce((a, s) => a + s.failed, 0)
-    log(`soak: ${online} online (${nBosh} BOSH, ${nWs} WebSocket asked), ${failed} failed in ${loginSeconds.toFixed(1)} s`)
+    log(`soak: ${online} online (${nBosh} BOSH, ${nWs} WebSocket asked), ${failed} failed in ${loginSeconds.toFixed(1)} s${failed > 0 ? `: ${JSON.stringify(tableOf(afterLogin, 'failures'))}` : ''}`)
     const recipients = afterLogin.flatMap(s => s.onlineIndices)
 
     const afterGc = async (): Promise<GcPoint> => {
