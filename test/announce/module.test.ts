@@ -203,6 +203,15 @@ void t.test('pacing: a job at R recipients a second goes in batches (progress co
   t.ok(Number(last.rate) <= 4, `the reported rate ${String(last.rate)} is within the job's`)
 })
 
+void t.test('a job outlives the link that started it (an edge restart)', async t => {
+  const other = await connectLink(ej.linkPort, ej.linkSecret)
+  const reply = await other.apiRequest({ op: 'announce', target: 'users', usernames: MANY, persist: false, rate: 10, from: 'localhost', message: { body: 'edge gone' } }, 30_000)
+  t.equal(reply.ok, true)
+  await other.stop()
+  const status = await finished(String(reply.job))
+  t.match(status, { state: 'done', recipients: MANY.length, skipped: MANY.length }, 'finished with the link gone (offline users, persist false: skipped)')
+})
+
 void t.test('refusals: bad stanza, bad request, unknown job, too many jobs; stats', async t => {
   for (const stanza of ['<message><body>unclosed</message>', "<iq type='get'/>", "<message xmlns='jabber:server'/>", '<message/><message/>']) {
     t.match(await request({ op: 'announce', target: 'users', usernames: ['bob'], message: { stanza } }), { ok: false, error: 'bad-stanza' }, stanza)
