@@ -89,6 +89,8 @@ function preview (b: Buffer | string): string {
   return JSON.stringify(s.length > 300 ? s.slice(0, 300) + `…(${s.length} chars)` : s)
 }
 
+class ReusedSocketReset extends Error {}
+
 class Post {
   readonly agent: Agent
   constructor (private readonly url: URL, sockets: number) {
@@ -97,6 +99,19 @@ class Post {
 
   async send (body: Buffer | string): Promise<{ status: number, text: string }> {
     const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body
+    try {
+      return await this.once(bytes)
+    } catch (err) {
+      // A kept-alive socket the server closed as the request went out (its keep-alive timeout):
+      // Node's documented answer is to send again once (https://nodejs.org/api/http.html,
+      // request.reusedSocket), as browsers do; XEP-0124 §14.3 lets a client resend a rid. A
+      // reset on a fresh socket is still reported.
+      if (err instanceof ReusedSocketReset) return await this.once(bytes)
+      throw err
+    }
+  }
+
+  private async once (bytes: Buffer): Promise<{ status: number, text: string }> {
     return await new Promise((resolve, reject) => {
       const req = request(this.url, {
         method: 'POST',
@@ -108,7 +123,9 @@ class Post {
         res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
         res.on('error', reject)
       })
-      req.on('error', reject)
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        reject(req.reusedSocket && err.code === 'ECONNRESET' ? new ReusedSocketReset(err.message) : err)
+      })
       req.end(bytes)
     })
   }

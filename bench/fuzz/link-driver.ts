@@ -22,6 +22,7 @@ export const CONTROL_ID = 1_000_000_007
 /** Session ids the fuzz frames address. */
 export const POOL = Array.from({ length: 48 }, (_, i) => i + 1)
 const WAIT_MS = 20_000
+const STALL_MS = 5_000
 
 export interface LinkRunOptions {
   port: number
@@ -42,6 +43,8 @@ export interface LinkRunOptions {
   sweepEvery: number
   /** called every round trip with the frames sent so far (progress, memory samples) */
   onProgress?: (sent: number) => void | Promise<void>
+  /** called when a round trip has waited STALL_MS: what the node is doing, for the failure's message */
+  onStall?: () => Promise<string>
 }
 
 export interface LinkRunResult {
@@ -220,7 +223,16 @@ export async function fuzzLink (o: LinkRunOptions): Promise<LinkRunResult> {
       const t0 = performance.now()
       const answered = link.expect(`ping ${id}`, (type, text) => type === DATA && text.includes(`id='${id}'`))
       await link.write(encodeData(CONTROL_ID, `<iq type='get' id='${id}' to='${o.domain}' xmlns='jabber:client'><ping xmlns='urn:xmpp:ping'/></iq>`))
-      await answered
+      // A slow answer: look at the node while the link is still up, in case it never comes.
+      let stall: Promise<string> | undefined
+      const timer = setTimeout(() => { stall = o.onStall?.().catch((e: unknown) => String(e)) }, STALL_MS)
+      try {
+        await answered
+      } catch (err) {
+        throw new Error(`${err instanceof Error ? err.message : String(err)} after ${sent} frames; the node after ${STALL_MS} ms: ${await stall ?? '?'}`, { cause: err })
+      } finally {
+        clearTimeout(timer)
+      }
       maxRoundTripMs = Math.max(maxRoundTripMs, performance.now() - t0)
     }
     while (sent < o.frames) {

@@ -59,6 +59,10 @@ export function linkSeed (seed: number, i: number): number {
 
 const MEMORY = '[erlang:garbage_collect(P) || P <- erlang:processes()], erlang:memory(total).'
 const LINK_COUNT = 'length(megaphone_link:links()).'
+/** Each link process (queue, where it is, its stack) and the five longest message queues on the node. */
+const LINK_STATE = '{[{L, erlang:process_info(L, [message_queue_len, current_stacktrace, total_heap_size])} || L <- megaphone_link:links()], ' +
+  'lists:sublist(lists:reverse(lists:sort([{N, P, erlang:process_info(P, [registered_name, current_stacktrace, initial_call])} ' +
+  '|| P <- erlang:processes(), {message_queue_len, N} <- [erlang:process_info(P, message_queue_len)]])), 5)}.'
 
 async function errorLog (ej: Ejabberd): Promise<string[]> {
   const dir = join(ej.dir, 'logs')
@@ -109,6 +113,7 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
       frames: perLink,
       roundTripEvery: o.roundTripEvery,
       sweepEvery: 2_000,
+      onStall: async () => await ej.eval(LINK_STATE),
       onProgress: sent => {
         progress[i] = sent
         // One sample at a time, every sampleEveryMs, without holding up the link that took it.
@@ -126,7 +131,11 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
         if (!finished) linksDuring = n
       }
     })()
-    const results = await Promise.all(runs).finally(() => { finished = true })
+    const results = await Promise.all(runs).catch(async (err: unknown) => {
+      // What the node was doing when a property failed: each link process and its sessions.
+      const state = await ej.eval(LINK_STATE).catch((e: unknown) => `(eval failed: ${String(e)})`)
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; seed ${o.seed}; link processes: ${state}`, { cause: err })
+    }).finally(() => { finished = true })
     await during
     await sampling
     let closedBeforeAuth = 0
