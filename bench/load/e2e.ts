@@ -140,7 +140,9 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
         // edge's default (511) a login burst overflows it, SYNs are dropped and retried a second later.
         '--backlog', String(EDGE_BACKLOG),
         // A table sized to the edge's share of the run: its arrays are allocated whole at start.
-        '--max-sessions', String(Math.max(1024, perEdge * 2))
+        '--max-sessions', String(Math.max(1024, perEdge * 2)),
+        // The wait the clients ask for is granted (the edge caps it at --max-wait, 60 by default).
+        '--max-wait', String(Math.max(60, opts.wait))
       ]))
     }
     urls = edges.map(e => target.url.replace('PORT', String(e.port)))
@@ -150,7 +152,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
   const edge = edges.length > 0 ? edges : undefined
   const pool = await WorkerPool.start(workerInits({
     type: 'init', transport: target.transport, url, ...(urls !== undefined && urls.length > 1 ? { urls } : {}), domain: ctx.domain, users: ctx.users,
-    maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.loginTimeout, loginDepth: 'full'
+    maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.loginTimeout, loginsInFlight: opts.loginsInFlight, loginDepth: 'full'
   }, n, opts.perWorker, opts.addresses))
   try {
     const baseline = ej !== undefined ? await ej.memory(true) : undefined
@@ -161,7 +163,9 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     const started = performance.now()
     pool.send({ type: 'login', rate: opts.rate / pool.workers.length })
     const deadline = started + (opts.rate > 0 ? n / opts.rate * 1000 : 0) + opts.loginTimeout * 1000 + 30_000
-    let nextSample = started + 3000
+    // Each sample starts an Erlang node (~1 s of CPU): every 3 s, or every 15 s in a large run.
+    const sampleEvery = n > 20_000 ? 15_000 : 3000
+    let nextSample = started + sampleEvery
     let sampling: Promise<void> | undefined
     for (;;) {
       await sleep(250)
@@ -171,7 +175,7 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
       if (t.done || performance.now() > deadline) break
       // ejabberd's memory while sessions grow (one sample in flight at a time; each costs an erl start).
       if (ej !== undefined && sampling === undefined && performance.now() > nextSample) {
-        nextSample = performance.now() + 3000
+        nextSample = performance.now() + sampleEvery
         sampling = (async () => {
           const online = pool.totals().online
           const m = await ej.memory(false)

@@ -32,6 +32,8 @@ export interface WorkerInit {
   hold: number
   /** seconds a login may take before it counts as failed (`login-timeout`) */
   loginTimeout: number
+  /** logins in flight at once in this worker (default 1,000) */
+  loginsInFlight?: number
   /** edge-only runs: skip SASL and bind (the null backend has nothing to say to them) */
   loginDepth: 'full' | 'open'
 }

@@ -23,6 +23,7 @@ export interface LoadOptions {
   rampMax: number
   rampTimeout: number
   rampRate: number
+  loginsInFlight: number
   wait: number
   loginTimeout: number
   edgeSessions: number
@@ -61,6 +62,7 @@ export const FLAGS: Flag[] = [
   { name: 'rampRate', flag: 'ramp-rate', type: 'int', default: 200, help: 'ramp: logins started per second (slow enough that a failure is the server running out of something, not a login queue longer than --ramp-timeout)' },
   { name: 'addresses', flag: 'addresses', type: 'int', default: 8, help: 'loopback source addresses to spread client sockets over (127.0.0.2 ...)' },
   { name: 'wait', flag: 'wait', type: 'int', default: 60, help: 'BOSH wait asked for at session creation (s)' },
+  { name: 'loginsInFlight', flag: 'logins-in-flight', type: 'int', default: 1000, help: 'end to end: logins in flight at once per client worker; fewer keeps a login\'s requests out of long queues on a busy machine (where a queued request can outlive the edge\'s 30 s inactivity limit), at the cost of the login rate' },
   { name: 'loginTimeout', flag: 'login-timeout', type: 'int', default: 120, help: 'seconds a login may take before it counts as failed' },
   { name: 'edgeSessions', flag: 'edge-sessions', type: 'int', default: 200_000, help: 'edge-only: BOSH sessions created and kept alive by polling in one edge (1000000 for the full figure; 0 skips)' },
   { name: 'edgeHeld', flag: 'edge-held', type: 'int', default: 19_000, help: 'edge-only: long-polls held at once by one edge (0 skips)' },
@@ -117,6 +119,7 @@ export function parseOptions (argv: string[]): LoadOptions {
   for (const t of o.targets) if (!known.includes(t)) throw new UsageError(`--targets: unknown target ${t} (${known.join(', ')})`)
   for (const r of o.sweepRates) if (!/^[1-9][0-9]*$/.test(r)) throw new UsageError(`--sweep-rates: positive integers, comma-separated (got ${r})`)
   if (o.perWorker < 1 || o.perWorker > 15_000) throw new UsageError('--per-worker: 1 to 15000 (sockets per process stay under the 20,000-file limit)')
+  if (o.loginsInFlight < 1) throw new UsageError('--logins-in-flight: at least 1')
   if (o.edges < 1 || o.edges > 64) throw new UsageError('--edges: 1 to 64')
   if (o.ramp > 0 && (o.rampMax < o.ramp || o.rampTimeout < 1 || o.rampRate < 1)) throw new UsageError('--ramp: --ramp-max at least --ramp, --ramp-timeout and --ramp-rate at least 1')
   if (o.ramp > 0 && o.usersFile !== '') throw new UsageError('--ramp needs the server the harness starts: no --users-file')

@@ -51,7 +51,7 @@ export async function runRamp (ctx: RunContext, target: Target): Promise<RampRes
   const progress = new Progress()
   const inits = workerInits({
     type: 'init', transport: target.transport, url: target.url, domain: ctx.domain, users: ctx.users,
-    maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.rampTimeout, loginDepth: 'full'
+    maxSockets: 0, wait: opts.wait, hold: 1, loginTimeout: opts.rampTimeout, loginsInFlight: opts.loginsInFlight, loginDepth: 'full'
   }, opts.rampMax, opts.perWorker, opts.addresses)
   const counts = inits.map(i => i.count)
   const pool = await WorkerPool.start(inits)

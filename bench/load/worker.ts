@@ -12,7 +12,7 @@ import type { ClientSession, SessionEvents } from './session.ts'
 import { isMessage, post, type FromWorker, type ToWorker, type User, type WorkerInit, type WorkerStats } from './ipc.ts'
 import { newHistogram } from './histogram.ts'
 
-/** Logins in flight at once per worker: a slow server must not make the worker open a socket per session at once. */
+/** Logins in flight at once per worker (WorkerInit.loginsInFlight): a slow server must not make the worker open a socket per session at once. */
 const MAX_LOGINS_IN_FLIGHT = 1000
 /** Keys (sender, seq) and (receiver, sender) as one safe integer each. */
 const KEY = 2 ** 26
@@ -135,7 +135,8 @@ function login (rate: number, upTo = sessions.length): void {
   const started = performance.now()
   const tick = (): void => {
     const due = rate > 0 ? Math.min(until, from + Math.floor((performance.now() - started) / 1000 * rate) + 1) : until
-    while (nextLogin < due && nextLogin - loginsDone < MAX_LOGINS_IN_FLIGHT) sessions[nextLogin++]!.start()
+    const cap = init?.loginsInFlight ?? MAX_LOGINS_IN_FLIGHT
+    while (nextLogin < due && nextLogin - loginsDone < cap) sessions[nextLogin++]!.start()
     if (nextLogin < until) setTimeout(tick, 5)
   }
   tick()
@@ -246,11 +247,14 @@ function logout (): void {
   holding = false
   polling = false
   let i = 0
-  // In slices: a BOSH terminate is one more request (and maybe one more socket) per session.
+  // In slices: a BOSH terminate is one more request (and maybe one more socket) per session. Past
+  // 5,000 sessions, 2,000/s: with every session's long-poll already holding a socket, a faster
+  // burst of new connections takes a worker and an edge of ~14,000 held polls past 20,000 files.
+  const pause = sessions.length > 5000 ? 250 : 50
   const slice = (): void => {
     const end = Math.min(sessions.length, i + 500)
     for (; i < end; i++) sessions[i]!.logout()
-    if (i < sessions.length) { setTimeout(slice, 50); return }
+    if (i < sessions.length) { setTimeout(slice, pause); return }
     // Let the last terminates and WebSocket closes go out before saying so.
     setTimeout(() => { post(process, { type: 'logged-out' } satisfies FromWorker) }, 1000)
   }
