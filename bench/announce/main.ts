@@ -131,6 +131,8 @@ interface TargetResult {
   login_seconds: number
   reached: number
   lost: number
+  /** sessions that ended after logging in (the transport or the server ended them) */
+  dropped: number
   duplicates: number
   seconds_to_reach_all: number
   recipients_per_second: number
@@ -171,7 +173,7 @@ async function runTarget (name: string, o: Options, url: string, domain: string,
     const reached = sum(w, 'reached')
     const last = Math.max(...w.progress.map(p => p.lastArrival))
     const seconds = (last - t0) / 1000
-    log(`${name}: ${reached} of ${online} reached in ${seconds.toFixed(2)} s${all ? '' : ' (timed out)'}; chat during p99 ${during.latency.p99} ms`)
+    log(`${name}: ${reached} of ${online} reached in ${seconds.toFixed(2)} s${all ? '' : ' (timed out)'}, ${sum(w, 'dropped')} sessions dropped; chat during p99 ${during.latency.p99} ms`)
     return {
       target: name,
       sessions: o.sessions,
@@ -179,6 +181,7 @@ async function runTarget (name: string, o: Options, url: string, domain: string,
       login_seconds: Math.round(loginSeconds * 10) / 10,
       reached,
       lost: online - reached,
+      dropped: sum(w, 'dropped'),
       duplicates: sum(w, 'duplicates'),
       seconds_to_reach_all: Math.round(seconds * 1000) / 1000,
       recipients_per_second: Math.round(reached / seconds),
