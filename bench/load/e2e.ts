@@ -47,7 +47,8 @@ export interface TargetResult {
   messages: { rate: number, seconds: number, sent: number, received: number, lost: number, duplicated: number, reordered: number }
   latency_ms: Latency
   distribution_ms: Array<[number, number]>
-  cpu: { ejabberd_seconds: number, edge_seconds: number, ejabberd_per_1000_messages: number, total_per_1000_messages: number }
+  /** CPU seconds over the message phase; clients_seconds: the client workers' (the load generator shares the machine) */
+  cpu: { ejabberd_seconds: number, edge_seconds: number, ejabberd_per_1000_messages: number, total_per_1000_messages: number, clients_seconds?: number }
   memory_series: MemoryPoint[]
   /** the message-rate steps after the main phase, and the highest rate whose p99 stayed under 100 ms with nothing lost */
   sweep?: { steps: SweepStep[], max_rate_p99_under_100ms: number }
@@ -238,12 +239,15 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
     const ejCpu0 = ej !== undefined ? await ej.cpuSeconds() : 0
     const edgesCpu = async (): Promise<number> => (await Promise.all((edge ?? []).map(async e => await cpuSecondsOf(e.pid)))).reduce((a, b) => a + b, 0)
     const edgeCpu0 = await edgesCpu()
+    const clientsCpu = async (): Promise<number> => (await Promise.all(pool.workers.map(async w => await cpuSecondsOf(w.pid ?? 0).catch(() => 0)))).reduce((a, b) => a + b, 0)
+    const clientsCpu0 = await clientsCpu()
     await deliver(pool, progress, target.name, opts.messageRate, opts.messageSeconds, recipients)
     const ejCpu = ej !== undefined ? await ej.cpuSeconds() - ejCpu0 : 0
     const edgeCpu = await edgesCpu() - edgeCpu0
     const final = await pool.collect()
     const result = summarize(target, final, { online, failed, loginSeconds, loginTimes, ejabberd, edge: edgeMem, series, ejCpu, edgeCpu, opts })
     result.open_files = openFilesNow
+    result.cpu.clients_seconds = Math.round((await clientsCpu() - clientsCpu0) * 100) / 100
     const l = result.latency_ms
     ctx.log(`${target.name}: ${result.messages.sent} sent, ${result.messages.received} received, ${result.messages.lost} lost, ${result.messages.duplicated} duplicated, ${result.messages.reordered} reordered; latency p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, max ${l.max} ms; CPU ${result.cpu.ejabberd_per_1000_messages.toFixed(3)} s (${ej?.name ?? 'server'}) / ${result.cpu.total_per_1000_messages.toFixed(3)} s (all servers) per 1,000 messages`)
 
@@ -263,12 +267,17 @@ export async function runTarget (ctx: RunContext, target: Target): Promise<Targe
 
 /**
  * Sends `rate` messages/s for `seconds` spread over the workers, then waits for them: done when
- * everything sent arrived, or nothing more arrived for 3 s (at most 20 s after the last send).
+ * everything sent arrived, or nothing more arrived for 10 s (at most 120 s after the last send).
+ * On a busy machine the workers send behind time: the wait starts once they sent it all (or
+ * 60 s late), so that a late message is counted late, not lost.
  */
 async function deliver (pool: WorkerPool, progress: Progress, label: string, rate: number, seconds: number, recipients: number[]): Promise<void> {
   const base = pool.totals()
-  pool.send({ type: 'send', rate: rate / pool.workers.length, seconds, recipients })
+  const perWorker = rate / pool.workers.length
+  pool.send({ type: 'send', rate: perWorker, seconds, recipients })
+  const expected = Math.round(perWorker * seconds) * pool.workers.length
   const sendEnd = performance.now() + seconds * 1000
+  let sentAll = 0
   let lastReceived = -1
   let stableSince = 0
   for (;;) {
@@ -279,9 +288,13 @@ async function deliver (pool: WorkerPool, progress: Progress, label: string, rat
     progress.update(`${label}: ${rate}/s  messages sent ${sent}  received ${received}  online ${t.online}`)
     const now = performance.now()
     if (now < sendEnd + 500) continue
+    if (sentAll === 0) {
+      if (sent < expected && now < sendEnd + 60_000) continue
+      sentAll = now
+    }
     if (received >= sent && sent > 0) break
     if (received !== lastReceived) { lastReceived = received; stableSince = now }
-    if (now - stableSince > 3000 || now > sendEnd + 20_000) break
+    if (now - stableSince > 10_000 || now > sentAll + 120_000) break
   }
   progress.done()
 }
