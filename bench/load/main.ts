@@ -8,6 +8,7 @@
  * ratios. Every process it starts ends with it.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import os from 'node:os'
 import { resolve } from 'node:path'
 import { machineLine, commit } from '../lib/report.ts'
 import { memoryChart, latencyChart, edgeChart } from './charts.ts'
@@ -80,13 +81,23 @@ function printRatios (r: Record<string, Ratio[]>): void {
   }
 }
 
-/** What a run with --ramp adds to the summary's top level. */
-function rampSummary (first: TargetResult | undefined, ramp: RampResult): Record<string, unknown> {
+/**
+ * The first target's figures at the summary's top level (the keys a 100,000-session summary is
+ * read by) and, with --ramp, the server's own BOSH's ceiling measured in the same run (null when
+ * the ramp itself failed) and the ratios.
+ */
+function headline (first: TargetResult | undefined, ramp: RampResult | undefined, rampAsked: boolean): Record<string, unknown> {
   const logged = first?.sessions ?? 0
-  return {
+  const top = {
     logged_in: logged,
+    failed_logins: first?.failed ?? 0,
     ejabberd_bytes_per_session: first?.ejabberd?.bytes_per_session ?? null,
-    ejabberd_bytes_per_session_after_gc: first?.ejabberd?.bytes_per_session_after_gc ?? null,
+    ejabberd_bytes_per_session_after_gc: first?.ejabberd?.bytes_per_session_after_gc ?? null
+  }
+  if (!rampAsked) return top
+  if (ramp === undefined) return { ...top, mod_bosh_ceiling: null }
+  return {
+    ...top,
     mod_bosh_ceiling: ramp.last_good,
     mod_bosh_ceiling_stopped_by: ramp.stopped_by,
     mod_bosh_ejabberd_bytes_per_session_at_ceiling: ramp.server_bytes_per_session_at_ceiling,
@@ -112,6 +123,7 @@ async function main (): Promise<number> {
   if (opts.help) { console.log(usage()); return 0 }
 
   const wallStart = performance.now()
+  const loadStart = Math.round(os.loadavg()[0]! * 100) / 100
   const outDir = resolve(ROOT, opts.out)
   await mkdir(outDir, { recursive: true })
   const machine = machineLine()
@@ -217,7 +229,10 @@ async function main (): Promise<number> {
     node: process.version,
     commit: commit(),
     command,
+    started: new Date(Date.now() - (performance.now() - wallStart)).toISOString(),
     finished: new Date().toISOString(),
+    // The machine is shared: its 1-minute load average when the run started and when it ended.
+    load_average: { start: loadStart, end: Math.round(os.loadavg()[0]! * 100) / 100 },
     wall_seconds: wallSeconds,
     sessions: opts.sessions,
     // The server behind every target; with prosody, the ejabberd_* figures below are Prosody's.
@@ -229,9 +244,7 @@ async function main (): Promise<number> {
     edge_heap_bytes_per_session: edgeSessions !== undefined ? { bytes: edgeSessions.heap_bytes_per_session, sessions: edgeSessions.sessions } : null,
     edge_heap_bytes_per_held_poll: edgeHeld !== undefined ? { bytes: edgeHeld.heap_bytes_per_held, held: edgeHeld.held } : null,
     ratios: r,
-    // --ramp: the first target's figures at the top (the keys a 100,000-session summary is read by),
-    // the server's own BOSH's ceiling measured in the same run, and the ratio of sessions held.
-    ...(ramp !== undefined ? rampSummary(results[0], ramp) : {}),
+    ...(results.length > 0 || opts.ramp > 0 ? headline(results[0], ramp, opts.ramp > 0) : {}),
     errors,
     listener_backlogs: backlogs,
     targets: results,
