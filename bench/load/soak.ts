@@ -147,17 +147,21 @@ export async function runSoak (opts: LoadOptions, log: (line: string) => void): 
     const steadyEnded = new Date().toISOString()
     progress.done()
 
-    // The drain: done when everything sent arrived, or nothing more arrived for 5 s (60 s at most).
-    let lastReceived = -1
-    let stableSince = performance.now()
-    const drainUntil = performance.now() + 60_000
+    // The drain: on a busy machine a worker may still be sending after sendEnd, so it is done when
+    // sending stopped (no new send for 1.5 s) and everything sent arrived, or when nothing moved
+    // for 10 s (120 s at most): a late message is late, not lost.
+    let last = { sent: -1, received: -1 }
+    let movedAt = performance.now()
+    let sentMovedAt = performance.now()
+    const drainUntil = performance.now() + 120_000
     for (;;) {
       const t = totals()
-      const sent = t.sent - base.sent
-      const received = t.received - base.received
-      if (received >= sent) break
-      if (received !== lastReceived) { lastReceived = received; stableSince = performance.now() }
-      if (performance.now() - stableSince > 5000 || performance.now() > drainUntil) break
+      const now = performance.now()
+      if (t.sent !== last.sent) sentMovedAt = now
+      if (t.sent !== last.sent || t.received !== last.received) movedAt = now
+      last = { sent: t.sent, received: t.received }
+      if (t.received >= t.sent && now - sentMovedAt > 1500) break
+      if (now - movedAt > 10_000 || now > drainUntil) break
       await sleep(250)
     }
     const gcEnd = await afterGc()
