@@ -33,6 +33,8 @@ export interface LinkRunOptions {
   password: string
   /** another registered user, for the logins among the fuzz frames */
   poolUser: PoolUser
+  /** only these kinds of frames (all by default): to narrow a failure down */
+  kinds?: readonly FrameKind[]
   /** a resource unique to this link */
   resource: string
   seed: number
@@ -205,7 +207,7 @@ async function writeSplit (link: Link, r: Prng, b: Buffer): Promise<number> {
 /** One link's run: login, `frames` fuzz frames, a last round trip; throws on the first failure of a property. */
 export async function fuzzLink (o: LinkRunOptions): Promise<LinkRunResult> {
   const r = new Prng(o.seed)
-  const gen = new LinkFrameGen(r, o.domain, POOL, CONTROL_ID, o.poolUser)
+  const gen = new LinkFrameGen(r, o.domain, POOL, CONTROL_ID, o.poolUser, o.kinds)
   const link = await connectLink(o.port)
   try {
     await link.authenticate(o.secret)

@@ -8,6 +8,7 @@
  *   --messages N               WebSocket messages sent to the edge (default 1,000,000)
  *   --parser N                 bodies and messages straight into the parsers (default 1,000,000 each)
  *   --seed N                   replay a run (every seed is printed)
+ *   --kinds a,b,...            only these kinds of link frames (bench/fuzz/link-frames.ts), to narrow a failure
  *
  * Prints the machine, the seed, the counts, the duration, the crashes and the memory figures;
  * exits 1 if a property failed.
@@ -17,6 +18,7 @@ import { machineLine } from '../lib/report.ts'
 import { fuzzModule, type ModuleFuzzResult } from './module-fuzz.ts'
 import { fuzzEdge, type EdgeFuzzResult } from './edge-fuzz.ts'
 import { freshSeed } from './prng.ts'
+import { FRAME_KINDS, type FrameKind } from './link-frames.ts'
 import { kib, mib } from './slope.ts'
 
 const { values } = parseArgs({
@@ -27,7 +29,8 @@ const { values } = parseArgs({
     bodies: { type: 'string', default: '1000000' },
     messages: { type: 'string', default: '1000000' },
     parser: { type: 'string', default: '1000000' },
-    seed: { type: 'string' }
+    seed: { type: 'string' },
+    kinds: { type: 'string' }
   }
 })
 
@@ -38,6 +41,17 @@ function count (name: string, v: string | undefined): number {
     process.exit(2)
   }
   return n
+}
+
+function kindList (v: string): FrameKind[] {
+  const kinds = v.split(',')
+  for (const k of kinds) {
+    if (!(FRAME_KINDS as readonly string[]).includes(k)) {
+      process.stderr.write(`--kinds: ${k} is not one of ${FRAME_KINDS.join(', ')}\n`)
+      process.exit(2)
+    }
+  }
+  return kinds as FrameKind[]
 }
 
 const seed = values.seed === undefined ? freshSeed() : count('seed', values.seed)
@@ -101,6 +115,7 @@ if (target === 'module' || target === 'all') {
     rawBytes: 4 << 20,
     roundTripEvery: 20_000,
     sampleEveryMs: 30_000,
+    ...(values.kinds === undefined ? {} : { kinds: kindList(values.kinds) }),
     log: line
   })
   if (!reportModule(r)) failed = true

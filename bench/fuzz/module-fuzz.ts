@@ -11,6 +11,7 @@ import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startEjabberd, type Ejabberd } from '../../test/fixtures/ejabberd.ts'
 import { fuzzLink, fuzzRawBytes, type LinkRunResult } from './link-driver.ts'
+import type { FrameKind } from './link-frames.ts'
 import { summarise, type MemorySample, type MemorySummary } from './slope.ts'
 
 export interface ModuleFuzzOptions {
@@ -24,6 +25,8 @@ export interface ModuleFuzzOptions {
   roundTripEvery: number
   /** ms between two memory samples of the node */
   sampleEveryMs: number
+  /** only these kinds of frames (bench/fuzz/link-frames.ts FRAME_KINDS); all by default */
+  kinds?: readonly FrameKind[]
   log?: (line: string) => void
 }
 
@@ -108,6 +111,7 @@ export async function fuzzModule (o: ModuleFuzzOptions): Promise<ModuleFuzzResul
       user,
       password,
       poolUser,
+      ...(o.kinds === undefined ? {} : { kinds: o.kinds }),
       resource: `fuzz-link-${i}`,
       seed: linkSeed(o.seed, i),
       frames: perLink,

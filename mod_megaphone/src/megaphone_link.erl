@@ -29,6 +29,8 @@
 %% docs/link-protocol.md "Maximum frame size": before AUTH_OK an
 %% unauthenticated peer can make us hold at most this much.
 -define(PRE_AUTH_MAX_FRAME, 1024).
+%% STATS_REQUESTs that may wait for one count of the node's sessions.
+-define(MAX_STATS_WAITING, 64).
 -define(EDGE_LABEL, <<"megaphone-link-edge">>).
 -define(BACKEND_LABEL, <<"megaphone-link-backend">>).
 
@@ -73,7 +75,11 @@
                 %% the link's own heap (words) right after it last collected itself
                 gc_heap = 0 :: non_neg_integer(),
                 sessions = #{} :: #{pos_integer() => #sess{}},
-                monitors = #{} :: #{reference() => pos_integer()}}).
+                monitors = #{} :: #{reference() => pos_integer()},
+                %% STATS_REQUEST ids waiting for the node's session count being
+                %% taken (newest first), and the last count taken
+                stats_waiting = [] :: [non_neg_integer()],
+                node_sessions = 0 :: non_neg_integer()}).
 
 %%====================================================================
 %% ejabberd_listener entry points (through mod_megaphone)
@@ -190,6 +196,13 @@ handle_info(idle_gc, State) ->
 handle_info({garbage_collect, {megaphone_gc, Id}, _}, State) ->
     {noreply, update_session(Id, fun(S) -> S#sess{reds = reductions(S#sess.pid)} end, State)};
 %% From c2s (megaphone_session callbacks)
+handle_info({megaphone_node_sessions, Count}, #state{stats_waiting = Waiting,
+                                                    sessions = Sessions} = State) ->
+    N = case Count of error -> State#state.node_sessions; _ -> Count end,
+    lists:foreach(fun(ReqId) ->
+                          send(State, megaphone_codec:stats_reply(ReqId, maps:size(Sessions), N))
+                  end, lists:reverse(Waiting)),
+    {noreply, State#state{stats_waiting = [], node_sessions = N}};
 handle_info({megaphone_active, Id, Pid}, State) ->
     {noreply, update_session(Id, fun(S) when S#sess.pid == Pid -> flush(S);
                                     (S) -> S end, State)};
@@ -313,15 +326,14 @@ control(ping, _, Data, State) ->
     {ok, State};
 control(pong, _, _Data, State) ->
     {ok, State};
-control(stats_request, _, Data, #state{sessions = Sessions} = State) ->
+control(stats_request, _, Data, State) ->
     case megaphone_codec:parse_stats_request(Data) of
         {ok, ReqId} ->
-            OnNode = ejabberd_sm:connected_users_number(),
-            send(State, megaphone_codec:stats_reply(ReqId, maps:size(Sessions), OnNode));
+            {ok, stats_request(ReqId, State)};
         error ->
-            send(State, megaphone_codec:error(0, 'bad-frame', <<"STATS_REQUEST: u32 expected">>))
-    end,
-    {ok, State};
+            send(State, megaphone_codec:error(0, 'bad-frame', <<"STATS_REQUEST: u32 expected">>)),
+            {ok, State}
+    end;
 control(api_request, _, Data, #state{sock = Sock} = State) ->
     case megaphone_codec:parse_api_request(Data) of
         {ok, ReqId, Json} ->
@@ -344,6 +356,29 @@ control(Name, _, _Data, State) ->
     send(State, megaphone_codec:error(0, 'wrong-direction',
                                       io_lib:format("~ts on connection 0", [Name]))),
     {ok, State}.
+
+%% ejabberd_sm:connected_users_number/0 lists every session of the node and
+%% checks that each is alive (a signal round trip to each c2s process): never
+%% in this process, which would hold every session of the link meanwhile. The
+%% module fuzzer found it: STATS_REQUESTs while one user's sessions churned held
+%% a link for over 20 s. One count runs at a time, in a process of its own;
+%% requests that arrive meanwhile share its result, and past
+%% ?MAX_STATS_WAITING of them a request gets the last count at once.
+stats_request(ReqId, #state{stats_waiting = []} = State) ->
+    Link = self(),
+    proc_lib:spawn(fun() ->
+                           N = try ejabberd_sm:connected_users_number()
+                               catch _:_ -> error
+                               end,
+                           Link ! {megaphone_node_sessions, N}
+                   end),
+    State#state{stats_waiting = [ReqId]};
+stats_request(ReqId, #state{stats_waiting = Waiting} = State)
+  when length(Waiting) < ?MAX_STATS_WAITING ->
+    State#state{stats_waiting = [ReqId | Waiting]};
+stats_request(ReqId, #state{sessions = Sessions, node_sessions = N} = State) ->
+    send(State, megaphone_codec:stats_reply(ReqId, maps:size(Sessions), N)),
+    State.
 
 session_frame(open, _, Id, Data, State) ->
     open_session(Id, Data, State);
