@@ -220,8 +220,8 @@ const DECLARED = [
   // edge upgraded without configuring one exposes nothing new.
   { key: 'apiToken', type: 'string', default: '', secret: true, description: 'bearer token of the Announcer API under /v1/announce/ on the admin server (docs/announcer.md); empty turns the API off', check: v => v === '' || (typeof v === 'string' && v.length >= 16 && /^[A-Za-z0-9\-._~+/]+=*$/.test(v)) ? undefined : 'must be empty or at least 16 characters of A-Z a-z 0-9 - . _ ~ + / (RFC 6750 b64token)' },
   // 1,000 recipients/s would reach 10,000 online users in 10 s. Measured on a loaded two-core
-  // machine (docs/benchmarks.md, "Announcements"), the edge delivered ~490/s of it and chat waited
-  // behind the rest (p99 115x); 400/s kept chat at 7.7x and 200/s at 2x. Lower it where chat
+  // machine (docs/benchmarks.md, "Announcements"), everyone was reached at ~620/s and chat waited
+  // behind the queued copies (p99 303x); 400/s kept chat at 7.7x and 200/s at 2x. Lower it where chat
   // matters more than reaching everyone fast; the default is kept until a quiet-machine run.
   { key: 'announceRate', type: 'int', default: 1000, min: 1, max: 1_000_000, description: 'recipients per second an announcement is paced at (ejabberd routes them; chat keeps its share)' },
   { key: 'announceFrom', type: 'string', default: '', description: 'JID announcements come from (the `from` of a `body` message); empty: the domain' },
