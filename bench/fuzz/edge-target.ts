@@ -52,7 +52,9 @@ export async function startFuzzEdge (): Promise<FuzzEdge> {
     ticks: () => () => {},
     http: { onError: err => { routeErrors.push(err instanceof Error ? err : new Error(String(err))) } }
   })
-  const bosh = mountBosh(edge)
+  // XEP-0124 §10 inactivity: 600 s of the fake clock is 1.5 s of real time, the margin the control
+  // session has between two polls on a loaded machine (the default 30 s left it 75 ms).
+  const bosh = mountBosh(edge, { maxInactivity: 600 })
   await mountWebSocket(edge)
   await edge.app.listen({ host: '127.0.0.1', port: 0 })
   const pump = setInterval(() => { time += SPEED * PUMP_MS; edge.wheel.advance(time) }, PUMP_MS)
