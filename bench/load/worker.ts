@@ -93,7 +93,11 @@ function setUp (w: WorkerInit): void {
   if (w.transport === 'bosh') {
     // Keep-alive: one socket carries many requests. Held requests keep theirs; the free pool is
     // capped so that sockets opened for a burst are closed again instead of piling up.
-    const agentOptions = { keepAlive: true, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' as const }
+    // keepAliveMsecs is the TCP keep-alive probe delay of every socket (Node's default 1 s, and
+    // libuv then probes every second, 10 unanswered abort): with 100,000 held long-polls that is
+    // 100,000 probes a second on loopback, and a starved machine aborted hundreds of sockets
+    // (ETIMEDOUT, TCPAbortOnTimeout). The server answers every held request within `wait`.
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 3_600_000, maxSockets: w.maxSockets > 0 ? w.maxSockets : Infinity, maxFreeSockets: 512, scheduling: 'lifo' as const }
     agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions)
   }
   // Several edges: one endpoint each; session i talks to the edge i mod N created it on.
