@@ -28,7 +28,7 @@ void t.test('a short soak accounts for every message and gives each sampled seri
   const out = await mkdtemp(join(tmpdir(), 'megaphone-soak-'))
   t.teardown(async () => { await rm(out, { recursive: true, force: true }) })
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load/main.ts',
-    '--mode', 'soak', '--sessions', '100', '--soak-seconds', '20', '--sample-seconds', '2',
+    '--mode', 'soak', '--sessions', '100', '--soak-seconds', '8', '--sample-seconds', '1',
     '--message-rate', '50', '--rate', '100', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let text = ''
   child.stdout.on('data', (c: Buffer) => { text += c.toString() })
