@@ -19,9 +19,9 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
-import { edgeEnv, waitFor } from '../fixtures/edge.ts'
+import { waitFor } from '../fixtures/edge.ts'
 import { StropheClient, $iq } from '../fixtures/strophe-ws.ts'
-import { EdgeProcess, ROOT, scrape, sum } from '../ops/helpers.ts'
+import { startEdgeProcess, ROOT, scrape, sum } from '../ops/helpers.ts'
 
 const FLOOD_SECONDS = Number(process.env.MEGAPHONE_FLOOD_SECONDS ?? 10)
 const BASELINE_SECONDS = Number(process.env.MEGAPHONE_FLOOD_BASELINE_SECONDS ?? 5)
@@ -30,12 +30,7 @@ const PING_EVERY_MS = 200
 const ej = await startEjabberd({ users: { alice: 'demo', bob: 'demo', flooder: 'demo', sink: 'demo' } })
 t.teardown(() => ej.stop())
 
-const edge = new EdgeProcess(edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: 'info' }))
-t.teardown(() => { if (edge.pid !== 0) try { process.kill(edge.pid, 'SIGKILL') } catch { /* gone */ } })
-const boshUrl = String((await edge.line('BOSH listening')).url)
-const wsUrl = String((await edge.line('WebSocket listening')).url)
-const adminUrl = String((await edge.line('admin listening')).url).replace(/\/metrics$/, '')
-await edge.line('link up')
+const { boshUrl, wsUrl, adminUrl } = await startEdgeProcess(t, ej)
 
 interface Round { rtts: number[], sent: number }
 

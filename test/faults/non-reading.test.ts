@@ -22,20 +22,15 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { WebSocket, type RawData } from 'ws'
 import { startEjabberd } from '../fixtures/ejabberd.ts'
-import { edgeEnv, waitFor } from '../fixtures/edge.ts'
+import { waitFor } from '../fixtures/edge.ts'
 import { StropheClient, $iq } from '../fixtures/strophe-ws.ts'
 import { RawBosh, endpoint } from '../fixtures/raw-bosh.ts'
-import { EdgeProcess, scrape, sum } from '../ops/helpers.ts'
+import { startEdgeProcess, scrape, sum } from '../ops/helpers.ts'
 
 const ej = await startEjabberd({ users: { alice: 'demo', bob: 'demo', quiet: 'demo', deaf: 'demo', slowws: 'demo' } })
 t.teardown(() => ej.stop())
 
-const edge = new EdgeProcess(edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: 'info' }))
-t.teardown(() => { if (edge.pid !== 0) try { process.kill(edge.pid, 'SIGKILL') } catch { /* gone */ } })
-const boshUrl = String((await edge.line('BOSH listening')).url)
-const wsUrl = String((await edge.line('WebSocket listening')).url)
-const adminUrl = String((await edge.line('admin listening')).url).replace(/\/metrics$/, '')
-await edge.line('link up')
+const { boshUrl, wsUrl, adminUrl } = await startEdgeProcess(t, ej)
 
 const alice = await StropheClient.login({ url: wsUrl, jid: 'alice@localhost/sender', password: 'demo' })
 const bob = await StropheClient.login({ url: boshUrl, jid: 'bob@localhost/reader', password: 'demo' })

@@ -183,3 +183,20 @@ export class EdgeProcess {
     })
   }
 }
+
+/** A running edge process and where it listens, as its log lines said. */
+export interface StartedEdgeProcess { edge: EdgeProcess, boshUrl: string, wsUrl: string, adminUrl: string }
+
+/**
+ * Starts an edge process in front of `ej` (log level info, so its listening lines can be read),
+ * killed at the test's end, and waits until its link is up.
+ */
+export async function startEdgeProcess (t: { teardown: (fn: () => void) => void }, ej: Ejabberd, overrides: Record<string, string> = {}): Promise<StartedEdgeProcess> {
+  const edge = new EdgeProcess(edgeEnv(ej, { MEGAPHONE_LOG_LEVEL: 'info', ...overrides }))
+  t.teardown(() => { if (edge.pid !== 0) try { process.kill(edge.pid, 'SIGKILL') } catch { /* gone */ } })
+  const boshUrl = String((await edge.line('BOSH listening')).url)
+  const wsUrl = String((await edge.line('WebSocket listening')).url)
+  const adminUrl = String((await edge.line('admin listening')).url).replace(/\/metrics$/, '')
+  await edge.line('link up')
+  return { edge, boshUrl, wsUrl, adminUrl }
+}
